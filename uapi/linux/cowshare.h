@@ -16,6 +16,7 @@
 #ifndef _UAPI_LINUX_COWSHARE_H
 #define _UAPI_LINUX_COWSHARE_H
 
+#include <linux/const.h>
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
@@ -23,7 +24,7 @@
 #define COWSHARE_IOC_MAGIC	0xC5
 
 /* cowshare_create.flags */
-#define COWSHARE_CLOEXEC	(1U << 0)	/* O_CLOEXEC on the region fd */
+#define COWSHARE_CLOEXEC	_BITUL(0)	/* O_CLOEXEC on the region fd */
 #define COWSHARE_CREATE_FLAGS	(COWSHARE_CLOEXEC)
 
 /**
@@ -85,8 +86,8 @@ struct cowshare_region_info {
 };
 
 /* cowshare_region_info.region_flags */
-#define COWSHARE_REGION_SEALED		(1ULL << 0)
-#define COWSHARE_REGION_FILE_IMAGE	(1ULL << 1)
+#define COWSHARE_REGION_SEALED		_BITULL(0)
+#define COWSHARE_REGION_FILE_IMAGE	_BITULL(1)
 
 /**
  * struct cowshare_view_info - COWSHARE_IOC_VIEW_INFO (region fd)

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * cowshare: the few kernel interfaces that differ between the 6.1 and 6.12
+ * lines this module supports.
+ */
+#ifndef _COWSHARE_COMPAT_H
+#define _COWSHARE_COMPAT_H
+
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <asm/cacheflush.h>
+
+/*
+ * Zap the ptes of [addr, addr + size) in one vma. 6.3 replaced the export
+ * zap_page_range() by zap_page_range_single(); Kbuild probes Module.symvers.
+ */
+static inline void cowshare_zap_range(struct vm_area_struct *vma,
+				      unsigned long addr, unsigned long size)
+{
+#ifdef COWSHARE_HAVE_ZAP_PAGE_RANGE_SINGLE
+	zap_page_range_single(vma, addr, size, NULL);
+#else
+	zap_page_range(vma, addr, size);
+#endif
+}
+
+/* 6.5 dropped FMODE_LSEEK: lseek is allowed whenever ->llseek is set. */
+#ifdef FMODE_LSEEK
+#define COWSHARE_FMODE_SEEK	(FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE)
+#else
+#define COWSHARE_FMODE_SEEK	(FMODE_PREAD | FMODE_PWRITE)
+#endif
+
+/*
+ * After the kernel wrote a page that a user mapping may execute: arm64's
+ * instruction cache is not coherent with its data cache (x86's is).
+ */
+static inline void cowshare_sync_icache(struct page *page)
+{
+	void *kaddr = kmap_local_page(page);
+
+	flush_icache_range((unsigned long)kaddr, (unsigned long)kaddr + PAGE_SIZE);
+	kunmap_local(kaddr);
+}
+
+#endif /* _COWSHARE_COMPAT_H */

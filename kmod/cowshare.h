@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * cowshare internals: the objects shared by the module's files.
+ *
+ * region  - a set of base pages: the page cache of the region's own inode
+ *           on the module's pseudo filesystem. Region fds are files on that
+ *           inode; the region lives as long as the inode (last fd and last
+ *           view gone).
+ * view    - what one mmap() of a region fd made in one process: the vmas
+ *           split or moved from it, and the private copies they own, keyed
+ *           by page offset into the region. A forked child gets a view of
+ *           its own for each of the parent's, sharing the parent's copies
+ *           until either writes.
+ */
+#ifndef _COWSHARE_H
+#define _COWSHARE_H
+
+#include <linux/atomic.h>
+#include <linux/fs.h>
+#include <linux/list.h>
+#include <linux/mm_types.h>
+#include <linux/mutex.h>
+#include <linux/xarray.h>
+
+struct cowshare_stats {
+	atomic_long_t regions;
+	atomic_long_t base_pages;
+	atomic_long_t private_pages;
+	atomic_long_t views;
+};
+
+extern struct cowshare_stats cowshare_stats;
+extern unsigned long cowshare_max_region_size;
+
+struct cowshare_region {
+	u64 id;
+	pgoff_t npages;
+	struct inode *inode;		/* base pages: inode->i_mapping */
+	atomic_long_t base_pages;
+	atomic_long_t private_pages;	/* copies held by all its views */
+	atomic_long_t views;
+	kuid_t creator;
+	bool exec_mapped;		/* some view had VM_MAYEXEC: keep icache in sync */
+};
+
+/*
+ * Marks on view->copies entries, changed under the xa_lock and read under
+ * the copy's page lock.
+ *
+ * COPY_SHARED: another view (a fork relative) holds the same copy; the
+ * view must copy it again before writing.
+ * COPY_UNMAPPED: the copy is not mapped yet, or the module unmapped it
+ * itself (fork write-protect); a fault maps it back. A copy found without
+ * this mark and not mapped anywhere was dropped by the user
+ * (MADV_DONTNEED), and the view shows the base there again.
+ */
+#define COPY_SHARED	XA_MARK_0
+#define COPY_UNMAPPED	XA_MARK_1
+
+struct cowshare_view {
+	struct cowshare_region *region;
+	struct mm_struct *mm;		/* the mm its vmas live in; no reference */
+	/* its vmas' vm_file, so that 6.12 never merges two views' vmas */
+	struct file *file;
+	/* fork: the view the last fork made of this one, and the reverse */
+	struct cowshare_view *fork_child;
+	struct cowshare_view *fork_parent;
+	struct xarray copies;		/* pgoff -> private copy (struct page *) */
+	struct mutex lock;		/* vmas list */
+	struct list_head vmas;
+	atomic_long_t nr_copies;
+	atomic_long_t read_faults;
+	atomic_long_t cow_faults;
+};
+
+/* region.c */
+int cowshare_fs_init(void);
+void cowshare_fs_exit(void);
+int cowshare_region_create(u64 length, unsigned int flags);
+struct cowshare_region *cowshare_region_from_file(struct file *file);
+struct file *cowshare_file_alloc(struct cowshare_region *region, const char *name,
+				 const struct file_operations *fops, void *private_data);
+struct page *cowshare_base_page(struct cowshare_region *region, pgoff_t index);
+long cowshare_region_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+
+/* view.c */
+int cowshare_view_mmap(struct cowshare_region *region, struct vm_area_struct *vma);
+int cowshare_view_info(struct cowshare_region *region, void __user *uarg);
+
+/* main.c */
+int cowshare_copy_struct_in(void *dst, size_t ksize, size_t min_size,
+			    void __user *uarg, u32 *usize);
+int cowshare_copy_struct_out(void __user *uarg, const void *src, size_t ksize, u32 usize);
+
+#endif /* _COWSHARE_H */

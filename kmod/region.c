@@ -1,0 +1,329 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cowshare regions: the pseudo filesystem their inodes live on, the base
+ * pages (the page cache of the region's inode, so that fault-around can map
+ * them with filemap_map_pages()), and the region fd's file operations.
+ */
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/highmem.h>
+#include <linux/module.h>
+#include <linux/mount.h>
+#include <linux/pagemap.h>
+#include <linux/pseudo_fs.h>
+#include <linux/slab.h>
+#include <linux/uio.h>
+
+#include <linux/cowshare.h>
+
+#include "compat.h"
+#include "cowshare.h"
+
+#define COWSHARE_FS_MAGIC	0x636f7773	/* "cows" */
+
+static struct vfsmount *cowshare_mnt;
+static atomic64_t cowshare_next_region_id;
+static const struct file_operations cowshare_region_fops;
+
+static void cowshare_region_free(struct cowshare_region *region)
+{
+	atomic_long_sub(atomic_long_read(&region->base_pages), &cowshare_stats.base_pages);
+	atomic_long_dec(&cowshare_stats.regions);
+	kfree(region);
+}
+
+/* The last fd and the last view are gone: free the base pages. */
+static void cowshare_evict_inode(struct inode *inode)
+{
+	truncate_inode_pages_final(&inode->i_data);
+	clear_inode(inode);
+	if (inode->i_private)
+		cowshare_region_free(inode->i_private);
+}
+
+static const struct super_operations cowshare_super_ops = {
+	.statfs = simple_statfs,
+	.drop_inode = generic_delete_inode,
+	.evict_inode = cowshare_evict_inode,
+};
+
+static int cowshare_init_fs_context(struct fs_context *fc)
+{
+	struct pseudo_fs_context *ctx = init_pseudo(fc, COWSHARE_FS_MAGIC);
+
+	if (!ctx)
+		return -ENOMEM;
+	ctx->ops = &cowshare_super_ops;
+	return 0;
+}
+
+static struct file_system_type cowshare_fs_type = {
+	.name = "cowshare",
+	.init_fs_context = cowshare_init_fs_context,
+	.kill_sb = kill_anon_super,
+};
+
+int cowshare_fs_init(void)
+{
+	cowshare_mnt = kern_mount(&cowshare_fs_type);
+	return PTR_ERR_OR_ZERO(cowshare_mnt);
+}
+
+void cowshare_fs_exit(void)
+{
+	kern_unmount(cowshare_mnt);
+}
+
+/*
+ * A new file on the region's inode. Each holds an inode reference and a
+ * module reference, dropped when the file is released.
+ */
+struct file *cowshare_file_alloc(struct cowshare_region *region, const char *name,
+				 const struct file_operations *fops, void *private_data)
+{
+	struct file *file;
+
+	if (!try_module_get(THIS_MODULE))
+		return ERR_PTR(-ENOENT);
+	ihold(region->inode);
+	file = alloc_file_pseudo(region->inode, cowshare_mnt, name, O_RDWR, fops);
+	if (IS_ERR(file)) {
+		iput(region->inode);
+		module_put(THIS_MODULE);
+		return file;
+	}
+	file->f_mode |= COWSHARE_FMODE_SEEK;
+	file->private_data = private_data;
+	return file;
+}
+
+int cowshare_region_create(u64 length, unsigned int flags)
+{
+	struct cowshare_region *region;
+	struct inode *inode;
+	struct file *file;
+	int fd, ret;
+
+	region = kzalloc(sizeof(*region), GFP_KERNEL_ACCOUNT);
+	if (!region)
+		return -ENOMEM;
+	region->npages = DIV_ROUND_UP_ULL(length, PAGE_SIZE);
+	region->id = atomic64_inc_return(&cowshare_next_region_id);
+	region->creator = current_euid();
+
+	inode = alloc_anon_inode(cowshare_mnt->mnt_sb);
+	if (IS_ERR(inode)) {
+		kfree(region);
+		return PTR_ERR(inode);
+	}
+	/*
+	 * Base pages are never written back, so they must never be reclaimed:
+	 * unevictable, and not from ZONE_MOVABLE since copies pin them briefly.
+	 */
+	mapping_set_unevictable(inode->i_mapping);
+	mapping_set_gfp_mask(inode->i_mapping, GFP_HIGHUSER);
+	inode->i_size = (loff_t)region->npages << PAGE_SHIFT;
+	region->inode = inode;
+	inode->i_private = region;	/* from here on, iput() frees the region */
+	atomic_long_inc(&cowshare_stats.regions);
+
+	fd = get_unused_fd_flags(O_RDWR | ((flags & COWSHARE_CLOEXEC) ? O_CLOEXEC : 0));
+	if (fd < 0) {
+		ret = fd;
+		goto err_inode;
+	}
+	file = cowshare_file_alloc(region, "cowshare-region", &cowshare_region_fops, region);
+	if (IS_ERR(file)) {
+		ret = PTR_ERR(file);
+		goto err_fd;
+	}
+	iput(inode);		/* the file holds its own reference */
+	fd_install(fd, file);
+	return fd;
+
+err_fd:
+	put_unused_fd(fd);
+err_inode:
+	iput(inode);
+	return ret;
+}
+
+struct cowshare_region *cowshare_region_from_file(struct file *file)
+{
+	if (file->f_op != &cowshare_region_fops)
+		return NULL;
+	return file->private_data;
+}
+
+/*
+ * Base page @index, locked and referenced, allocated zero-filled on first
+ * use. The page lock orders a base write against a view copying the page,
+ * so that a copy is never torn.
+ */
+struct page *cowshare_base_page(struct cowshare_region *region, pgoff_t index)
+{
+	struct address_space *mapping = region->inode->i_mapping;
+	struct page *page;
+
+	page = pagecache_get_page(mapping, index, FGP_LOCK | FGP_CREAT,
+				  mapping_gfp_mask(mapping));
+	if (!page)
+		return ERR_PTR(-ENOMEM);
+	if (!PageUptodate(page)) {
+		clear_highpage(page);
+		flush_dcache_page(page);
+		SetPageUptodate(page);
+		atomic_long_inc(&region->base_pages);
+		atomic_long_inc(&cowshare_stats.base_pages);
+	}
+	return page;
+}
+
+static ssize_t cowshare_region_read_iter(struct kiocb *iocb, struct iov_iter *to)
+{
+	struct cowshare_region *region = iocb->ki_filp->private_data;
+	struct address_space *mapping = region->inode->i_mapping;
+	loff_t size = i_size_read(region->inode);
+	loff_t pos = iocb->ki_pos;
+	ssize_t done = 0;
+
+	if (pos >= size)
+		return 0;
+	iov_iter_truncate(to, size - pos);
+	while (iov_iter_count(to)) {
+		size_t offset = pos & ~PAGE_MASK;
+		size_t len = min_t(size_t, PAGE_SIZE - offset, iov_iter_count(to));
+		struct page *page;
+		size_t copied;
+
+		/*
+		 * Not locked while copying out: the user buffer may be a view
+		 * of this very page, whose write fault locks it to copy it.
+		 */
+		page = pagecache_get_page(mapping, pos >> PAGE_SHIFT, 0, 0);
+		if (page && !PageUptodate(page)) {
+			lock_page(page);	/* wait for the zero-fill */
+			unlock_page(page);
+		}
+		if (page) {
+			copied = copy_page_to_iter(page, offset, len, to);
+			put_page(page);
+		} else {
+			copied = iov_iter_zero(len, to);
+		}
+		done += copied;
+		pos += copied;
+		if (copied < len) {
+			if (!done)
+				return -EFAULT;
+			break;
+		}
+		if (fatal_signal_pending(current))
+			break;
+	}
+	iocb->ki_pos = pos;
+	return done;
+}
+
+static ssize_t cowshare_region_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct cowshare_region *region = iocb->ki_filp->private_data;
+	loff_t size = i_size_read(region->inode);
+	loff_t pos = iocb->ki_pos;
+	ssize_t done = 0;
+
+	if (!iov_iter_count(from))
+		return 0;
+	/* A region never grows: writing at or past its end has no room. */
+	if (pos >= size)
+		return -ENOSPC;
+	iov_iter_truncate(from, size - pos);
+	while (iov_iter_count(from)) {
+		size_t offset = pos & ~PAGE_MASK;
+		size_t len = min_t(size_t, PAGE_SIZE - offset, iov_iter_count(from));
+		struct page *page;
+		size_t copied;
+
+		/*
+		 * The source may be a view of this region: fault it in first,
+		 * then copy with page faults off while the base page is locked.
+		 */
+		if (fault_in_iov_iter_readable(from, len) == len) {
+			if (!done)
+				done = -EFAULT;
+			break;
+		}
+		page = cowshare_base_page(region, pos >> PAGE_SHIFT);
+		if (IS_ERR(page)) {
+			if (!done)
+				done = PTR_ERR(page);
+			break;
+		}
+		pagefault_disable();
+		copied = copy_page_from_iter_atomic(page, offset, len, from);
+		pagefault_enable();
+		flush_dcache_page(page);
+		if (copied && READ_ONCE(region->exec_mapped))
+			cowshare_sync_icache(page);
+		unlock_page(page);
+		put_page(page);
+		done += copied;
+		pos += copied;
+		if (fatal_signal_pending(current))
+			break;
+		cond_resched();
+	}
+	if (done > 0)
+		iocb->ki_pos = pos;
+	return done;
+}
+
+static int cowshare_region_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	return cowshare_view_mmap(file->private_data, vma);
+}
+
+static int cowshare_region_info(struct cowshare_region *region, void __user *uarg)
+{
+	struct cowshare_region_info info;
+	u32 usize;
+	int ret;
+
+	ret = cowshare_copy_struct_in(&info, sizeof(info), sizeof(info), uarg, &usize);
+	if (ret)
+		return ret;
+	if (info.flags)
+		return -EINVAL;
+	info.id = region->id;
+	info.length = (u64)region->npages << PAGE_SHIFT;
+	info.base_pages = atomic_long_read(&region->base_pages);
+	info.private_pages = atomic_long_read(&region->private_pages);
+	info.views = atomic_long_read(&region->views);
+	info.region_flags = 0;
+	return cowshare_copy_struct_out(uarg, &info, sizeof(info), usize);
+}
+
+long cowshare_region_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct cowshare_region *region = file->private_data;
+	void __user *uarg = (void __user *)arg;
+
+	switch (cmd) {
+	case COWSHARE_IOC_REGION_INFO:
+		return cowshare_region_info(region, uarg);
+	case COWSHARE_IOC_VIEW_INFO:
+		return cowshare_view_info(region, uarg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static const struct file_operations cowshare_region_fops = {
+	.owner = THIS_MODULE,
+	.llseek = generic_file_llseek,
+	.read_iter = cowshare_region_read_iter,
+	.write_iter = cowshare_region_write_iter,
+	.mmap = cowshare_region_mmap,
+	.unlocked_ioctl = cowshare_region_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+};

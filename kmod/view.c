@@ -1,0 +1,643 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cowshare views: mmap() of a region fd, the fault paths that map base
+ * pages read-only and give a view its own copy of a page on its first
+ * write, and the vma life cycle (split, mremap, fork, munmap, exit).
+ *
+ * Locking. Faults run under the mmap read lock (6.1) or only the vma's
+ * per-vma lock (6.12, because ->map_pages is set). A copy is inserted,
+ * replaced, marked mapped or dropped only under its page lock; the core
+ * maps a page returned with VM_FAULT_LOCKED before unlocking it, so "is it
+ * mapped?" is stable under the page lock. A base page is locked while it is
+ * copied, which serialises concurrent first writes to one page (exactly one
+ * copy) and orders them against base writes. view->lock guards the vma list,
+ * which changes only under the mmap write lock.
+ */
+#include <linux/file.h>
+#include <linux/highmem.h>
+#include <linux/memcontrol.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/pagemap.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+
+#include <linux/cowshare.h>
+
+#include "compat.h"
+#include "cowshare.h"
+
+struct cowshare_vma_link {
+	struct list_head node;
+	struct vm_area_struct *vma;
+};
+
+static const struct vm_operations_struct cowshare_vm_ops;
+
+/* A view's own file: only ever a vm_file, never an fd. */
+static const struct file_operations cowshare_view_fops = {
+	.owner = THIS_MODULE,
+};
+
+static void cowshare_count_copy(struct cowshare_view *view)
+{
+	atomic_long_inc(&view->nr_copies);
+	atomic_long_inc(&view->region->private_pages);
+	atomic_long_inc(&cowshare_stats.private_pages);
+}
+
+static void cowshare_uncount_copy(struct cowshare_view *view)
+{
+	atomic_long_dec(&view->nr_copies);
+	atomic_long_dec(&view->region->private_pages);
+	atomic_long_dec(&cowshare_stats.private_pages);
+}
+
+static struct cowshare_view *cowshare_view_alloc(struct cowshare_region *region,
+						 struct mm_struct *mm, gfp_t gfp)
+{
+	struct cowshare_view *view;
+
+	view = kzalloc(sizeof(*view), gfp);
+	if (!view)
+		return NULL;
+	view->region = region;
+	view->mm = mm;
+	xa_init(&view->copies);
+	mutex_init(&view->lock);
+	INIT_LIST_HEAD(&view->vmas);
+	atomic_long_inc(&region->views);
+	atomic_long_inc(&cowshare_stats.views);
+	return view;
+}
+
+/*
+ * Links a view and the view the running fork made of it, so that all the
+ * child's vmas from one parent view join one child view (they may be split
+ * siblings that 6.12 later merges). Either side unlinks when freed.
+ */
+static DEFINE_MUTEX(cowshare_fork_lock);
+
+static void cowshare_fork_unlink(struct cowshare_view *view)
+{
+	mutex_lock(&cowshare_fork_lock);
+	if (view->fork_child)
+		view->fork_child->fork_parent = NULL;
+	if (view->fork_parent)
+		view->fork_parent->fork_child = NULL;
+	mutex_unlock(&cowshare_fork_lock);
+}
+
+static void cowshare_view_free(struct cowshare_view *view)
+{
+	struct page *page;
+	unsigned long idx;
+
+	xa_for_each(&view->copies, idx, page) {
+		xa_erase(&view->copies, idx);
+		put_page(page);
+		cowshare_uncount_copy(view);
+	}
+	xa_destroy(&view->copies);
+	cowshare_fork_unlink(view);
+	atomic_long_dec(&view->region->views);
+	atomic_long_dec(&cowshare_stats.views);
+	mutex_destroy(&view->lock);
+	kfree(view);
+}
+
+static int cowshare_view_add_vma(struct cowshare_view *view,
+				 struct vm_area_struct *vma, gfp_t gfp)
+{
+	struct cowshare_vma_link *link;
+
+	link = kmalloc(sizeof(*link), gfp);
+	if (!link)
+		return -ENOMEM;
+	link->vma = vma;
+	mutex_lock(&view->lock);
+	list_add(&link->node, &view->vmas);
+	mutex_unlock(&view->lock);
+	return 0;
+}
+
+/* Whether a vma of the view other than a closed one still maps @idx. */
+static bool cowshare_view_covers(struct cowshare_view *view, pgoff_t idx)
+{
+	struct cowshare_vma_link *link;
+
+	list_for_each_entry(link, &view->vmas, node) {
+		struct vm_area_struct *vma = link->vma;
+
+		if (idx >= vma->vm_pgoff && idx < vma->vm_pgoff + vma_pages(vma))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A private copy is charged to the memory cgroup of the process whose view
+ * it belongs to (it may be made on another's behalf, by ptrace for one).
+ */
+static struct page *cowshare_alloc_copy(struct vm_area_struct *vma)
+{
+	struct mem_cgroup *memcg, *old;
+	struct page *page;
+
+	memcg = get_mem_cgroup_from_mm(vma->vm_mm);
+	old = set_active_memcg(memcg);
+	page = alloc_page(GFP_HIGHUSER | __GFP_ACCOUNT);
+	set_active_memcg(old);
+	mem_cgroup_put(memcg);
+	return page;
+}
+
+/* The view's copy of @idx, referenced and locked, or NULL. */
+static struct page *cowshare_lock_copy(struct cowshare_view *view, pgoff_t idx)
+{
+	struct page *page;
+
+	for (;;) {
+		xa_lock(&view->copies);
+		page = xa_load(&view->copies, idx);
+		if (page)
+			get_page(page);
+		xa_unlock(&view->copies);
+		if (!page)
+			return NULL;
+		lock_page(page);
+		if (xa_load(&view->copies, idx) == page)
+			return page;
+		unlock_page(page);
+		put_page(page);
+	}
+}
+
+static void cowshare_unlock_put(struct page *page)
+{
+	unlock_page(page);
+	put_page(page);
+}
+
+/*
+ * The view's copy of @idx, referenced, locked and its own (not shared with
+ * a fork relative), ready to be mapped; NULL when the view holds none.
+ *
+ * A copy that neither this nor any vma maps, and that the module did not
+ * unmap itself, was dropped by the user with MADV_DONTNEED: forget it, so
+ * that the view shows the base again.
+ */
+static struct page *cowshare_own_copy(struct cowshare_view *view,
+				      struct vm_area_struct *vma, pgoff_t idx,
+				      unsigned long addr)
+{
+	struct page *page, *copy;
+
+	page = cowshare_lock_copy(view, idx);
+	if (!page)
+		return NULL;
+
+	if (xa_get_mark(&view->copies, idx, COPY_SHARED)) {
+		/* Our reference and the xarray's only: the relatives are gone. */
+		if (page_count(page) == 2 && !page_mapped(page)) {
+			xa_clear_mark(&view->copies, idx, COPY_SHARED);
+			return page;
+		}
+		copy = cowshare_alloc_copy(vma);
+		if (!copy) {
+			cowshare_unlock_put(page);
+			return ERR_PTR(-ENOMEM);
+		}
+		copy_user_highpage(copy, page, addr, vma);
+		lock_page(copy);		/* new, so uncontended */
+		get_page(copy);		/* the caller's; the allocation's is the xarray's */
+		xa_lock(&view->copies);
+		/* Replaces an entry: needs no allocation. */
+		__xa_store(&view->copies, idx, copy, GFP_NOWAIT);
+		__xa_set_mark(&view->copies, idx, COPY_UNMAPPED);
+		xa_unlock(&view->copies);
+		atomic_long_inc(&view->cow_faults);
+		cowshare_unlock_put(page);
+		put_page(page);		/* the xarray's */
+		return copy;
+	}
+
+	if (!page_mapped(page) && !xa_get_mark(&view->copies, idx, COPY_UNMAPPED)) {
+		xa_erase(&view->copies, idx);
+		cowshare_uncount_copy(view);
+		cowshare_unlock_put(page);
+		put_page(page);		/* the xarray's */
+		return NULL;
+	}
+	return page;
+}
+
+/*
+ * Make the view's first copy of @idx from the base page: referenced and
+ * locked, not yet mapped. NULL if the view got a copy meanwhile.
+ */
+static struct page *cowshare_copy_base(struct cowshare_view *view,
+				       struct vm_area_struct *vma, pgoff_t idx,
+				       unsigned long addr)
+{
+	struct page *base, *copy;
+	int ret;
+
+	base = cowshare_base_page(view->region, idx);
+	if (IS_ERR(base))
+		return base;
+	/* A concurrent first write made the copy while we waited for the lock. */
+	if (xa_load(&view->copies, idx)) {
+		copy = NULL;
+		goto out;
+	}
+	copy = cowshare_alloc_copy(vma);
+	if (!copy) {
+		copy = ERR_PTR(-ENOMEM);
+		goto out;
+	}
+	copy_user_highpage(copy, base, addr, vma);
+	lock_page(copy);		/* new, so uncontended */
+	get_page(copy);
+
+	xa_lock(&view->copies);
+	ret = __xa_insert(&view->copies, idx, copy, GFP_KERNEL_ACCOUNT);
+	if (!ret)
+		__xa_set_mark(&view->copies, idx, COPY_UNMAPPED);
+	xa_unlock(&view->copies);
+	if (ret) {
+		cowshare_unlock_put(copy);
+		put_page(copy);
+		copy = ret == -EBUSY ? NULL : ERR_PTR(ret);
+		goto out;
+	}
+	cowshare_count_copy(view);
+	atomic_long_inc(&view->cow_faults);
+out:
+	cowshare_unlock_put(base);
+	return copy;
+}
+
+/* The view's own copy of @idx, made if needed: referenced and locked. */
+static struct page *cowshare_writable_copy(struct cowshare_view *view,
+					   struct vm_area_struct *vma, pgoff_t idx,
+					   unsigned long addr)
+{
+	struct page *page;
+
+	for (;;) {
+		page = cowshare_own_copy(view, vma, idx, addr);
+		if (page)
+			return page;
+		page = cowshare_copy_base(view, vma, idx, addr);
+		if (page)
+			return page;
+	}
+}
+
+/*
+ * ->fault: the pte is empty. A read maps the view's copy or the base page,
+ * read-only (write-notify keeps vm_page_prot read-only); a write returns the
+ * view's copy, which ->page_mkwrite then lets the core map writable.
+ */
+static vm_fault_t cowshare_vm_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct cowshare_view *view = vma->vm_private_data;
+	struct page *page;
+
+	if (vmf->pgoff >= view->region->npages)
+		return VM_FAULT_SIGBUS;
+
+	if (vmf->flags & FAULT_FLAG_WRITE) {
+		page = cowshare_writable_copy(view, vma, vmf->pgoff, vmf->address);
+		if (IS_ERR(page))
+			return vmf_error(PTR_ERR(page));
+		vmf->page = page;
+		return VM_FAULT_LOCKED;
+	}
+
+	page = cowshare_own_copy(view, vma, vmf->pgoff, vmf->address);
+	if (IS_ERR(page))
+		return vmf_error(PTR_ERR(page));
+	if (page) {
+		xa_clear_mark(&view->copies, vmf->pgoff, COPY_UNMAPPED);
+	} else {
+		page = cowshare_base_page(view->region, vmf->pgoff);
+		if (IS_ERR(page))
+			return vmf_error(PTR_ERR(page));
+		atomic_long_inc(&view->read_faults);
+	}
+	vmf->page = page;
+	return VM_FAULT_LOCKED;
+}
+
+/*
+ * ->page_mkwrite: a write to a read-only pte, or the write fault of
+ * ->fault above. For a base page, make the view's copy, empty the pte and
+ * let the CPU fault again: ->fault then maps the copy. The core cannot
+ * replace a page in a shared mapping, and never a valid pte by another
+ * (break-before-make on arm64).
+ */
+static vm_fault_t cowshare_vm_page_mkwrite(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct cowshare_view *view = vma->vm_private_data;
+	struct page *page = vmf->page;
+	struct page *copy;
+
+	if (page->mapping == view->region->inode->i_mapping) {
+		copy = cowshare_writable_copy(view, vma, vmf->pgoff, vmf->address);
+		if (IS_ERR(copy))
+			return vmf_error(PTR_ERR(copy));
+		cowshare_unlock_put(copy);
+		cowshare_zap_range(vma, vmf->address & PAGE_MASK, PAGE_SIZE);
+		return VM_FAULT_NOPAGE;
+	}
+
+	lock_page(page);
+	if (xa_load(&view->copies, vmf->pgoff) != page ||
+	    xa_get_mark(&view->copies, vmf->pgoff, COPY_SHARED)) {
+		/* Replaced or shared meanwhile: fault again on an empty pte. */
+		unlock_page(page);
+		cowshare_zap_range(vma, vmf->address & PAGE_MASK, PAGE_SIZE);
+		return VM_FAULT_NOPAGE;
+	}
+	xa_clear_mark(&view->copies, vmf->pgoff, COPY_UNMAPPED);
+	return VM_FAULT_LOCKED;
+}
+
+/*
+ * ->map_pages: fault-around maps the base pages near a read fault, except
+ * where the view holds a copy, which only ->fault maps.
+ */
+static vm_fault_t cowshare_vm_map_pages(struct vm_fault *vmf, pgoff_t start,
+					pgoff_t end)
+{
+	struct cowshare_view *view = vmf->vma->vm_private_data;
+	pgoff_t npages = view->region->npages;
+	vm_fault_t ret = 0;
+
+	if (start >= npages)
+		return 0;
+	end = min(end, npages - 1);
+	while (start <= end) {
+		unsigned long copy = start;
+		pgoff_t stop = end + 1;
+
+		if (xa_find(&view->copies, &copy, end, XA_PRESENT))
+			stop = copy;
+		if (stop > start)
+			ret |= filemap_map_pages(vmf, start, stop - 1);
+		start = stop + 1;
+	}
+	if (ret & VM_FAULT_NOPAGE)
+		atomic_long_inc(&view->read_faults);
+	return ret;
+}
+
+/*
+ * ->access: ptrace and /proc/pid/mem when GUP refuses, which it does for a
+ * forced write into a read-only shared mapping. A write goes into the view's
+ * copy, as a debugger's breakpoint would in a private mapping.
+ */
+static int cowshare_vm_access(struct vm_area_struct *vma, unsigned long addr,
+			      void *buf, int len, int write)
+{
+	struct cowshare_view *view = vma->vm_private_data;
+	struct cowshare_region *region = view->region;
+	pgoff_t idx = linear_page_index(vma, addr);
+	unsigned int offset = offset_in_page(addr);
+	struct page *page;
+	void *kaddr;
+
+	if (idx >= region->npages)
+		return -EFAULT;
+	len = min_t(int, len, PAGE_SIZE - offset);
+
+	if (write) {
+		page = cowshare_writable_copy(view, vma, idx, addr);
+		if (IS_ERR(page))
+			return PTR_ERR(page);
+		kaddr = kmap_local_page(page);
+		memcpy(kaddr + offset, buf, len);
+		kunmap_local(kaddr);
+		flush_dcache_page(page);
+		if (vma->vm_flags & VM_EXEC)
+			cowshare_sync_icache(page);
+		/* The address may map the base page: empty it, remap the copy. */
+		xa_set_mark(&view->copies, idx, COPY_UNMAPPED);
+		cowshare_zap_range(vma, addr & PAGE_MASK, PAGE_SIZE);
+		cowshare_unlock_put(page);
+		return len;
+	}
+
+	page = cowshare_lock_copy(view, idx);
+	if (!page) {
+		page = pagecache_get_page(region->inode->i_mapping, idx, FGP_LOCK, 0);
+		if (!page) {
+			memset(buf, 0, len);
+			return len;
+		}
+	}
+	kaddr = kmap_local_page(page);
+	memcpy(buf, kaddr + offset, len);
+	kunmap_local(kaddr);
+	cowshare_unlock_put(page);
+	return len;
+}
+
+static struct cowshare_view *cowshare_fork_child(struct cowshare_view *parent,
+						 struct mm_struct *mm)
+{
+	struct cowshare_view *child;
+
+	mutex_lock(&cowshare_fork_lock);
+	child = parent->fork_child;
+	if (!child || child->mm != mm) {
+		/* ->open cannot fail a fork: this is small and must not fail. */
+		child = cowshare_view_alloc(parent->region, mm,
+					    GFP_KERNEL_ACCOUNT | __GFP_NOFAIL);
+		/*
+		 * The child's vmas keep the parent view's file: dup_mmap()
+		 * takes its reference only after ->open, so it cannot be
+		 * swapped here. Views of different mms never merge anyway.
+		 */
+		child->file = parent->file;
+		if (parent->fork_child)
+			parent->fork_child->fork_parent = NULL;
+		parent->fork_child = child;
+		child->fork_parent = parent;
+	}
+	mutex_unlock(&cowshare_fork_lock);
+	return child;
+}
+
+/* ->open, on fork: the child's vma joins the child's view of the parent's. */
+static void cowshare_view_fork(struct cowshare_view *parent, struct vm_area_struct *vma)
+{
+	pgoff_t first = vma->vm_pgoff, last = vma->vm_pgoff + vma_pages(vma) - 1;
+	struct vm_area_struct *pvma;
+	struct cowshare_view *child;
+	unsigned long idx;
+	struct page *page;
+
+	child = cowshare_fork_child(parent, vma->vm_mm);
+	cowshare_view_add_vma(child, vma, GFP_KERNEL_ACCOUNT | __GFP_NOFAIL);
+
+	/*
+	 * dup_mmap() holds both mms write-locked: no fault runs in either.
+	 * The copies become shared by both views: the parent's ptes onto them
+	 * go, so that its next access copies or re-takes them.
+	 */
+	pvma = find_vma(parent->mm, vma->vm_start);
+	if (pvma && (pvma->vm_start != vma->vm_start || pvma->vm_private_data != parent))
+		pvma = NULL;
+	xa_for_each_range(&parent->copies, idx, page, first, last) {
+		xa_set_mark(&parent->copies, idx, COPY_SHARED);
+		xa_set_mark(&parent->copies, idx, COPY_UNMAPPED);
+		if (pvma)
+			cowshare_zap_range(pvma, pvma->vm_start +
+					   ((idx - pvma->vm_pgoff) << PAGE_SHIFT), PAGE_SIZE);
+		/* Two parent vmas mapping one offset (mremap aliases): once. */
+		if (xa_load(&child->copies, idx))
+			continue;
+		get_page(page);
+		xa_store(&child->copies, idx, page, GFP_KERNEL_ACCOUNT | __GFP_NOFAIL);
+		xa_set_mark(&child->copies, idx, COPY_SHARED);
+		xa_set_mark(&child->copies, idx, COPY_UNMAPPED);
+		cowshare_count_copy(child);
+	}
+	vma->vm_private_data = child;
+}
+
+/* ->open: a vma of the view was split off, moved by mremap, or forked. */
+static void cowshare_vm_open(struct vm_area_struct *vma)
+{
+	struct cowshare_view *view = vma->vm_private_data;
+
+	if (vma->vm_mm == view->mm)
+		cowshare_view_add_vma(view, vma, GFP_KERNEL_ACCOUNT | __GFP_NOFAIL);
+	else
+		cowshare_view_fork(view, vma);
+}
+
+/*
+ * ->close: the vma is gone (its ptes already zapped). Free the copies no
+ * other vma of the view maps; the view itself with its last vma.
+ */
+static void cowshare_vm_close(struct vm_area_struct *vma)
+{
+	struct cowshare_view *view = vma->vm_private_data;
+	pgoff_t first = vma->vm_pgoff, last = vma->vm_pgoff + vma_pages(vma) - 1;
+	struct cowshare_vma_link *link;
+	unsigned long idx;
+	struct page *page;
+	bool last_vma;
+
+	mutex_lock(&view->lock);
+	list_for_each_entry(link, &view->vmas, node) {
+		if (link->vma == vma) {
+			list_del(&link->node);
+			kfree(link);
+			break;
+		}
+	}
+	xa_for_each_range(&view->copies, idx, page, first, last) {
+		if (cowshare_view_covers(view, idx))
+			continue;
+		xa_erase(&view->copies, idx);
+		put_page(page);
+		cowshare_uncount_copy(view);
+	}
+	last_vma = list_empty(&view->vmas);
+	mutex_unlock(&view->lock);
+	if (last_vma)
+		cowshare_view_free(view);
+}
+
+static const struct vm_operations_struct cowshare_vm_ops = {
+	.open = cowshare_vm_open,
+	.close = cowshare_vm_close,
+	.fault = cowshare_vm_fault,
+	.map_pages = cowshare_vm_map_pages,
+	.page_mkwrite = cowshare_vm_page_mkwrite,
+	.access = cowshare_vm_access,
+};
+
+int cowshare_view_mmap(struct cowshare_region *region, struct vm_area_struct *vma)
+{
+	struct cowshare_view *view;
+	struct file *file;
+	int ret;
+
+	/* The module does the copy-on-write itself, on shared mappings. */
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+
+	view = cowshare_view_alloc(region, vma->vm_mm, GFP_KERNEL_ACCOUNT);
+	if (!view)
+		return -ENOMEM;
+	file = cowshare_file_alloc(region, "cowshare-view", &cowshare_view_fops, view);
+	if (IS_ERR(file)) {
+		ret = PTR_ERR(file);
+		goto err_view;
+	}
+	ret = cowshare_view_add_vma(view, vma, GFP_KERNEL_ACCOUNT);
+	if (ret)
+		goto err_file;
+
+	if (vma->vm_flags & VM_MAYEXEC)
+		WRITE_ONCE(region->exec_mapped, true);
+	view->file = file;
+	vma_set_file(vma, file);
+	fput(file);
+	vma->vm_ops = &cowshare_vm_ops;
+	vma->vm_private_data = view;
+	return 0;
+
+err_file:
+	fput(file);
+err_view:
+	cowshare_view_free(view);
+	return ret;
+}
+
+int cowshare_view_info(struct cowshare_region *region, void __user *uarg)
+{
+	struct mm_struct *mm = current->mm;
+	struct cowshare_view_info info;
+	struct vm_area_struct *vma;
+	struct cowshare_view *view;
+	unsigned long idx;
+	struct page *page;
+	u32 usize;
+	int ret;
+
+	ret = cowshare_copy_struct_in(&info, sizeof(info), sizeof(info), uarg, &usize);
+	if (ret)
+		return ret;
+	if (info.flags)
+		return -EINVAL;
+
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	vma = find_vma(mm, info.addr);
+	if (!vma || vma->vm_start > info.addr || vma->vm_ops != &cowshare_vm_ops ||
+	    ((struct cowshare_view *)vma->vm_private_data)->region != region) {
+		mmap_read_unlock(mm);
+		return -EINVAL;
+	}
+	view = vma->vm_private_data;
+	info.start = vma->vm_start;
+	info.length = vma->vm_end - vma->vm_start;
+	info.offset = (u64)vma->vm_pgoff << PAGE_SHIFT;
+	info.private_pages = 0;
+	xa_for_each_range(&view->copies, idx, page, vma->vm_pgoff,
+			  vma->vm_pgoff + vma_pages(vma) - 1)
+		info.private_pages++;
+	info.read_faults = atomic_long_read(&view->read_faults);
+	info.cow_faults = atomic_long_read(&view->cow_faults);
+	mmap_read_unlock(mm);
+	return cowshare_copy_struct_out(uarg, &info, sizeof(info), usize);
+}
