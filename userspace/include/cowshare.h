@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
+/*
+ * libcowshare: userspace library for the cowshare kernel module.
+ *
+ * Every function returns 0 (or a non-negative result) on success and a
+ * negative errno value on failure; errno itself is not a reliable
+ * indication of failure. The library keeps no global state: functions
+ * that talk to /dev/cowshare open it (O_CLOEXEC) and close it again.
+ */
+#ifndef COWSHARE_H
+#define COWSHARE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <linux/cowshare.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define COWSHARE_VERSION_MAJOR	0
+#define COWSHARE_VERSION_MINOR	1
+#define COWSHARE_VERSION_PATCH	0
+
+/* Region fd for a new zero-filled region; flags: COWSHARE_CLOEXEC. */
+int cowshare_create(size_t size, unsigned int flags);
+
+/* mmap(MAP_SHARED) a view of a region; *addr receives its start. */
+int cowshare_map(int region, size_t length, int prot, off_t offset,
+		 void **addr);
+int cowshare_unmap(void *addr, size_t length);
+
+int cowshare_region_info(int region, struct cowshare_region_info *info);
+int cowshare_view_info(int region, const void *addr,
+		       struct cowshare_view_info *info);
+int cowshare_global_info(struct cowshare_global_info *info);
+
+/*
+ * Load the module from ko_path, or by name "cowshare" from the module
+ * path (/lib/modules/$(uname -r)) when ko_path is NULL. Returns 0 if
+ * the module is already loaded. -ENOSYS if built without libkmod.
+ */
+int cowshare_module_load(const char *ko_path);
+/* Unload without force: -EBUSY in use, -ENOENT not loaded. */
+int cowshare_module_unload(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* COWSHARE_H */

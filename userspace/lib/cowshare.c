@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT
+/*
+ * libcowshare: ioctl and mmap wrappers. No libkmod dependency.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "cowshare.h"
+
+/* Open /dev/cowshare; the fd or -errno (ENOENT: no node, module not loaded). */
+static int cowshare_open_dev(void)
+{
+	int fd = open(COWSHARE_DEVICE, O_RDWR | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+/* ioctl(fd, cmd, arg): its non-negative result or -errno. */
+static int cowshare_ioctl(int fd, unsigned long cmd, void *arg)
+{
+	int ret = ioctl(fd, cmd, arg);
+
+	return ret < 0 ? -errno : ret;
+}
+
+/* One ioctl on a freshly opened /dev/cowshare, closed again. */
+static int cowshare_dev_ioctl(unsigned long cmd, void *arg)
+{
+	int fd = cowshare_open_dev();
+	int ret;
+
+	if (fd < 0)
+		return fd;
+	ret = cowshare_ioctl(fd, cmd, arg);
+	close(fd);
+	return ret;
+}
+
+int cowshare_create(size_t size, unsigned int flags)
+{
+	struct cowshare_create req;
+
+	memset(&req, 0, sizeof(req));
+	req.size = sizeof(req);
+	req.flags = flags;	/* unchanged: the kernel rejects unknown bits */
+	req.length = size;
+	return cowshare_dev_ioctl(COWSHARE_IOC_CREATE, &req);
+}
+
+int cowshare_map(int region, size_t length, int prot, off_t offset,
+		 void **addr)
+{
+	void *p;
+
+	if (!addr)
+		return -EFAULT;
+	p = mmap(NULL, length, prot, MAP_SHARED, region, offset);
+	if (p == MAP_FAILED)
+		return -errno;
+	*addr = p;
+	return 0;
+}
+
+int cowshare_unmap(void *addr, size_t length)
+{
+	return munmap(addr, length) < 0 ? -errno : 0;
+}
+
+int cowshare_region_info(int region, struct cowshare_region_info *info)
+{
+	if (!info)
+		return -EFAULT;
+	memset(info, 0, sizeof(*info));
+	info->size = sizeof(*info);
+	return cowshare_ioctl(region, COWSHARE_IOC_REGION_INFO, info);
+}
+
+int cowshare_view_info(int region, const void *addr,
+		       struct cowshare_view_info *info)
+{
+	if (!info)
+		return -EFAULT;
+	memset(info, 0, sizeof(*info));
+	info->size = sizeof(*info);
+	info->addr = (uintptr_t)addr;
+	return cowshare_ioctl(region, COWSHARE_IOC_VIEW_INFO, info);
+}
+
+int cowshare_global_info(struct cowshare_global_info *info)
+{
+	if (!info)
+		return -EFAULT;
+	memset(info, 0, sizeof(*info));
+	info->size = sizeof(*info);
+	return cowshare_dev_ioctl(COWSHARE_IOC_GLOBAL_INFO, info);
+}

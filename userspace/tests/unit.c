@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unit tests of libcowshare's wrappers, without the module: open(),
+ * ioctl() and close() are replaced by the linker (--wrap) with fakes
+ * that record what the library passed. Run by "make check".
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "cowshare.h"
+
+#define FAKE_DEV_FD	1000
+#define FAKE_REGION_FD	1001
+
+/* The linker's --wrap names are reserved identifiers by necessity. */
+/* NOLINTBEGIN(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
+int __wrap_open(const char *path, int flags, ...);
+int __wrap_ioctl(int fd, unsigned long cmd, void *arg);
+int __wrap_close(int fd);
+
+static struct {
+	int open_errno;		/* fail open() with this */
+	int ioctl_ret;		/* ioctl result; <0: fail with -ioctl_ret */
+	char path[64];
+	int open_flags, opens, closes, ioctl_fd;
+	unsigned long cmd;
+	unsigned char arg[256];	/* copy of the struct passed */
+} fake;
+
+int __wrap_open(const char *path, int flags, ...)
+{
+	snprintf(fake.path, sizeof(fake.path), "%s", path);
+	fake.open_flags = flags;
+	if (fake.open_errno) {
+		errno = fake.open_errno;
+		return -1;
+	}
+	fake.opens++;
+	return FAKE_DEV_FD;
+}
+
+int __wrap_close(int fd)
+{
+	if (fd == FAKE_DEV_FD)
+		fake.closes++;
+	errno = EIO;	/* close() may clobber errno: must not matter */
+	return 0;
+}
+
+int __wrap_ioctl(int fd, unsigned long cmd, void *arg)
+{
+	fake.ioctl_fd = fd;
+	fake.cmd = cmd;
+	memcpy(fake.arg, arg, _IOC_SIZE(cmd) < sizeof(fake.arg) ?
+	       _IOC_SIZE(cmd) : sizeof(fake.arg));
+	if (cmd == COWSHARE_IOC_GLOBAL_INFO) {
+		struct cowshare_global_info *gi = arg;
+
+		gi->page_size = 4096;
+	}
+	if (fake.ioctl_ret < 0) {
+		errno = -fake.ioctl_ret;
+		return -1;
+	}
+	return fake.ioctl_ret;
+}
+
+/* NOLINTEND(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
+
+static int passed, failed;
+
+#define CHECK(cond) do {						\
+	if (cond) {							\
+		passed++;						\
+	} else {							\
+		failed++;						\
+		fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__,	\
+			__LINE__, #cond);				\
+	}								\
+} while (0)
+
+static void reset(void)
+{
+	memset(&fake, 0, sizeof(fake));
+}
+
+static void test_create(void)
+{
+	struct cowshare_create req;
+
+	reset();
+	fake.ioctl_ret = 7;
+	CHECK(cowshare_create(12345, COWSHARE_CLOEXEC) == 7);
+	CHECK(strcmp(fake.path, COWSHARE_DEVICE) == 0);
+	CHECK(fake.open_flags & O_CLOEXEC);
+	CHECK(fake.opens == 1 && fake.closes == 1);
+	CHECK(fake.cmd == COWSHARE_IOC_CREATE);
+	memcpy(&req, fake.arg, sizeof(req));
+	CHECK(req.size == sizeof(req));
+	CHECK(req.flags == COWSHARE_CLOEXEC);
+	CHECK(req.length == 12345);
+
+	/* unknown flags pass through unchanged */
+	reset();
+	fake.ioctl_ret = -EINVAL;
+	CHECK(cowshare_create(1, 0x80000000U) == -EINVAL);
+	memcpy(&req, fake.arg, sizeof(req));
+	CHECK(req.flags == 0x80000000U);
+	CHECK(fake.closes == 1);
+
+	reset();
+	fake.open_errno = ENOENT;
+	CHECK(cowshare_create(4096, 0) == -ENOENT);
+	CHECK(fake.closes == 0);
+}
+
+static void test_global_info(void)
+{
+	struct cowshare_global_info gi;
+
+	reset();
+	memset(&gi, 0xff, sizeof(gi));
+	CHECK(cowshare_global_info(&gi) == 0);
+	CHECK(fake.cmd == COWSHARE_IOC_GLOBAL_INFO);
+	CHECK(((struct cowshare_global_info *)fake.arg)->size == sizeof(gi));
+	CHECK(((struct cowshare_global_info *)fake.arg)->flags == 0);
+	CHECK(((struct cowshare_global_info *)fake.arg)->regions == 0);
+	CHECK(gi.page_size == 4096 && gi.size == sizeof(gi));
+	CHECK(fake.closes == 1);
+	CHECK(cowshare_global_info(NULL) == -EFAULT);
+
+	reset();
+	fake.ioctl_ret = -ENOTTY;
+	CHECK(cowshare_global_info(&gi) == -ENOTTY);
+}
+
+static void test_region_view_info(void)
+{
+	struct cowshare_region_info ri;
+	struct cowshare_view_info vi, sent;
+	static char page[1];
+
+	reset();
+	memset(&ri, 0xff, sizeof(ri));
+	CHECK(cowshare_region_info(FAKE_REGION_FD, &ri) == 0);
+	CHECK(fake.ioctl_fd == FAKE_REGION_FD && fake.opens == 0);
+	CHECK(fake.cmd == COWSHARE_IOC_REGION_INFO);
+	CHECK(ri.size == sizeof(ri) && ri.flags == 0 && ri.id == 0);
+
+	reset();
+	fake.ioctl_ret = -EBADF;
+	CHECK(cowshare_region_info(-1, &ri) == -EBADF);
+	CHECK(cowshare_region_info(3, NULL) == -EFAULT);
+
+	reset();
+	memset(&vi, 0xff, sizeof(vi));
+	CHECK(cowshare_view_info(FAKE_REGION_FD, page, &vi) == 0);
+	CHECK(fake.cmd == COWSHARE_IOC_VIEW_INFO && fake.opens == 0);
+	memcpy(&sent, fake.arg, sizeof(sent));
+	CHECK(sent.size == sizeof(sent) && sent.flags == 0);
+	CHECK(sent.addr == (uintptr_t)page && sent.start == 0);
+
+	reset();
+	fake.ioctl_ret = -EINVAL;
+	CHECK(cowshare_view_info(FAKE_REGION_FD, page, &vi) == -EINVAL);
+	CHECK(cowshare_view_info(FAKE_REGION_FD, page, NULL) == -EFAULT);
+}
+
+static void test_map(void)
+{
+	void *addr = NULL;
+	long pg = sysconf(_SC_PAGESIZE);
+	int fd = memfd_create("cowshare-unit", MFD_CLOEXEC);
+
+	CHECK(fd >= 0 && ftruncate(fd, 2 * pg) == 0);
+	CHECK(cowshare_map(fd, 2 * pg, PROT_READ | PROT_WRITE, 0, &addr)
+	      == 0);
+	CHECK(addr != NULL);
+	if (addr) {
+		((char *)addr)[0] = 1;
+		CHECK(cowshare_unmap(addr, 2 * pg) == 0);
+	}
+	CHECK(cowshare_map(fd, pg, PROT_READ, 1, &addr) == -EINVAL);
+	CHECK(cowshare_map(-1, pg, PROT_READ, 0, &addr) == -EBADF);
+	CHECK(cowshare_map(fd, pg, PROT_READ, 0, NULL) == -EFAULT);
+	CHECK(cowshare_unmap((char *)addr + 1, pg) == -EINVAL);
+	if (fd >= 0)
+		close(fd);
+}
+
+int main(void)
+{
+	test_create();
+	test_global_info();
+	test_region_view_info();
+	test_map();
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
