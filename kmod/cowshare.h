@@ -9,8 +9,7 @@
  * view    - what one mmap() of a region fd made in one process: the vmas
  *           split or moved from it, and the private copies they own, keyed
  *           by page offset into the region. A forked child gets a view of
- *           its own for each of the parent's, sharing the parent's copies
- *           until either writes.
+ *           its own for each of the parent's, with copies of its copies.
  */
 #ifndef _COWSHARE_H
 #define _COWSHARE_H
@@ -44,18 +43,20 @@ struct cowshare_region {
 };
 
 /*
- * Marks on view->copies entries, changed under the xa_lock and read under
- * the copy's page lock.
+ * Mark on view->copies entries, changed under the copy's page lock.
  *
- * COPY_SHARED: another view (a fork relative) holds the same copy; the
- * view must copy it again before writing.
- * COPY_UNMAPPED: the copy is not mapped yet, or the module unmapped it
- * itself (fork write-protect); a fault maps it back. A copy found without
+ * COPY_UNMAPPED: the copy is not mapped yet (new, or inherited by fork), or
+ * the module unmapped it itself; a fault maps it back. A copy found without
  * this mark and not mapped anywhere was dropped by the user
  * (MADV_DONTNEED), and the view shows the base there again.
  */
-#define COPY_SHARED	XA_MARK_0
-#define COPY_UNMAPPED	XA_MARK_1
+#define COPY_UNMAPPED	XA_MARK_0
+/*
+ * COPY_REPLACE: at fork the copy was referenced outside the view (spliced
+ * into a pipe, pinned): the view copies it again before using it, so that
+ * the holder keeps the content it had, as for anonymous memory after fork.
+ */
+#define COPY_REPLACE	XA_MARK_1
 
 struct cowshare_view {
 	struct cowshare_region *region;
@@ -66,6 +67,13 @@ struct cowshare_view {
 	struct cowshare_view *fork_child;
 	struct cowshare_view *fork_parent;
 	struct xarray copies;		/* pgoff -> private copy (struct page *) */
+	/*
+	 * The copies' page->mapping, with page->index their offset: a shared
+	 * futex in a copy is keyed by (this inode, offset), so it is the
+	 * view's own; a page without mapping in a shared vma has no key.
+	 */
+	struct inode *copies_inode;
+	bool fork_failed;		/* fork could not copy a copy: OOM on fault */
 	struct mutex lock;		/* vmas list */
 	struct list_head vmas;
 	atomic_long_t nr_copies;
@@ -86,6 +94,7 @@ long cowshare_region_ioctl(struct file *file, unsigned int cmd, unsigned long ar
 /* view.c */
 int cowshare_view_mmap(struct cowshare_region *region, struct vm_area_struct *vma);
 int cowshare_view_info(struct cowshare_region *region, void __user *uarg);
+struct inode *cowshare_alloc_inode(void);
 
 /* main.c */
 int cowshare_copy_struct_in(void *dst, size_t ksize, size_t min_size,

@@ -74,6 +74,11 @@ void cowshare_fs_exit(void)
 	kern_unmount(cowshare_mnt);
 }
 
+struct inode *cowshare_alloc_inode(void)
+{
+	return alloc_anon_inode(cowshare_mnt->mnt_sb);
+}
+
 /*
  * A new file on the region's inode. Each holds an inode reference and a
  * module reference, dropped when the file is released.
@@ -111,7 +116,7 @@ int cowshare_region_create(u64 length, unsigned int flags)
 	region->id = atomic64_inc_return(&cowshare_next_region_id);
 	region->creator = current_euid();
 
-	inode = alloc_anon_inode(cowshare_mnt->mnt_sb);
+	inode = cowshare_alloc_inode();
 	if (IS_ERR(inode)) {
 		kfree(region);
 		return PTR_ERR(inode);
@@ -324,6 +329,7 @@ static const struct file_operations cowshare_region_fops = {
 	.read_iter = cowshare_region_read_iter,
 	.write_iter = cowshare_region_write_iter,
 	.mmap = cowshare_region_mmap,
+	.fsync = noop_fsync,		/* msync(MS_SYNC) of a view: nothing to write back */
 	.unlocked_ioctl = cowshare_region_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 };

@@ -37,6 +37,7 @@ static const struct vm_operations_struct cowshare_vm_ops;
 /* A view's own file: only ever a vm_file, never an fd. */
 static const struct file_operations cowshare_view_fops = {
 	.owner = THIS_MODULE,
+	.fsync = noop_fsync,		/* msync(MS_SYNC): nothing to write back */
 };
 
 static void cowshare_count_copy(struct cowshare_view *view)
@@ -61,6 +62,15 @@ static struct cowshare_view *cowshare_view_alloc(struct cowshare_region *region,
 	view = kzalloc(sizeof(*view), gfp);
 	if (!view)
 		return NULL;
+	view->copies_inode = cowshare_alloc_inode();
+	if (IS_ERR(view->copies_inode)) {
+		view->copies_inode = NULL;
+		/* A fork goes on: only shared futexes in its copies fail. */
+		if (!(gfp & __GFP_NOFAIL)) {
+			kfree(view);
+			return NULL;
+		}
+	}
 	view->region = region;
 	view->mm = mm;
 	xa_init(&view->copies);
@@ -88,17 +98,41 @@ static void cowshare_fork_unlink(struct cowshare_view *view)
 	mutex_unlock(&cowshare_fork_lock);
 }
 
+/* A copy joins the view: it takes the view's futex identity. */
+static void cowshare_own_page(struct cowshare_view *view, struct page *copy, pgoff_t idx)
+{
+	if (view->copies_inode)
+		copy->mapping = view->copies_inode->i_mapping;
+	copy->index = idx;
+}
+
+/*
+ * Forget the view's copy of @idx (not mapped by the view any more). Others
+ * may still hold it (a pipe, a pin): like a truncated page cache page, it
+ * loses its mapping first, under the page lock.
+ */
+static void cowshare_drop_copy(struct cowshare_view *view, pgoff_t idx,
+			       struct page *page, bool locked)
+{
+	xa_erase(&view->copies, idx);
+	if (!locked)
+		lock_page(page);
+	page->mapping = NULL;
+	if (!locked)
+		unlock_page(page);
+	put_page(page);
+	cowshare_uncount_copy(view);
+}
+
 static void cowshare_view_free(struct cowshare_view *view)
 {
 	struct page *page;
 	unsigned long idx;
 
-	xa_for_each(&view->copies, idx, page) {
-		xa_erase(&view->copies, idx);
-		put_page(page);
-		cowshare_uncount_copy(view);
-	}
+	xa_for_each(&view->copies, idx, page)
+		cowshare_drop_copy(view, idx, page, false);
 	xa_destroy(&view->copies);
+	iput(view->copies_inode);
 	cowshare_fork_unlink(view);
 	atomic_long_dec(&view->region->views);
 	atomic_long_dec(&cowshare_stats.views);
@@ -180,8 +214,8 @@ static void cowshare_unlock_put(struct page *page)
 }
 
 /*
- * The view's copy of @idx, referenced, locked and its own (not shared with
- * a fork relative), ready to be mapped; NULL when the view holds none.
+ * The view's copy of @idx, referenced and locked, ready to be mapped; NULL
+ * when the view holds none.
  *
  * A copy that neither this nor any vma maps, and that the module did not
  * unmap itself, was dropped by the user with MADV_DONTNEED: forget it, so
@@ -196,40 +230,34 @@ static struct page *cowshare_own_copy(struct cowshare_view *view,
 	page = cowshare_lock_copy(view, idx);
 	if (!page)
 		return NULL;
-
-	if (xa_get_mark(&view->copies, idx, COPY_SHARED)) {
-		/* Our reference and the xarray's only: the relatives are gone. */
-		if (page_count(page) == 2 && !page_mapped(page)) {
-			xa_clear_mark(&view->copies, idx, COPY_SHARED);
-			return page;
-		}
-		copy = cowshare_alloc_copy(vma);
-		if (!copy) {
-			cowshare_unlock_put(page);
-			return ERR_PTR(-ENOMEM);
-		}
-		copy_user_highpage(copy, page, addr, vma);
-		lock_page(copy);		/* new, so uncontended */
-		get_page(copy);		/* the caller's; the allocation's is the xarray's */
-		xa_lock(&view->copies);
-		/* Replaces an entry: needs no allocation. */
-		__xa_store(&view->copies, idx, copy, GFP_NOWAIT);
-		__xa_set_mark(&view->copies, idx, COPY_UNMAPPED);
-		xa_unlock(&view->copies);
-		atomic_long_inc(&view->cow_faults);
-		cowshare_unlock_put(page);
-		put_page(page);		/* the xarray's */
-		return copy;
-	}
-
 	if (!page_mapped(page) && !xa_get_mark(&view->copies, idx, COPY_UNMAPPED)) {
-		xa_erase(&view->copies, idx);
-		cowshare_uncount_copy(view);
+		cowshare_drop_copy(view, idx, page, true);
 		cowshare_unlock_put(page);
-		put_page(page);		/* the xarray's */
 		return NULL;
 	}
-	return page;
+	if (!xa_get_mark(&view->copies, idx, COPY_REPLACE))
+		return page;
+
+	copy = cowshare_alloc_copy(vma);
+	if (!copy) {
+		cowshare_unlock_put(page);
+		return ERR_PTR(-ENOMEM);
+	}
+	copy_user_highpage(copy, page, addr, vma);
+	lock_page(copy);		/* new, so uncontended */
+	cowshare_own_page(view, copy, idx);
+	get_page(copy);			/* the caller's; the allocation's is the xarray's */
+	xa_lock(&view->copies);
+	/* Replaces an entry: needs no allocation. */
+	__xa_store(&view->copies, idx, copy, GFP_NOWAIT);
+	__xa_clear_mark(&view->copies, idx, COPY_REPLACE);
+	__xa_set_mark(&view->copies, idx, COPY_UNMAPPED);
+	xa_unlock(&view->copies);
+	atomic_long_inc(&view->cow_faults);
+	page->mapping = NULL;
+	cowshare_unlock_put(page);
+	put_page(page);			/* the xarray's */
+	return copy;
 }
 
 /*
@@ -258,6 +286,7 @@ static struct page *cowshare_copy_base(struct cowshare_view *view,
 	}
 	copy_user_highpage(copy, base, addr, vma);
 	lock_page(copy);		/* new, so uncontended */
+	cowshare_own_page(view, copy, idx);
 	get_page(copy);
 
 	xa_lock(&view->copies);
@@ -266,6 +295,7 @@ static struct page *cowshare_copy_base(struct cowshare_view *view,
 		__xa_set_mark(&view->copies, idx, COPY_UNMAPPED);
 	xa_unlock(&view->copies);
 	if (ret) {
+		copy->mapping = NULL;
 		cowshare_unlock_put(copy);
 		put_page(copy);
 		copy = ret == -EBUSY ? NULL : ERR_PTR(ret);
@@ -308,6 +338,8 @@ static vm_fault_t cowshare_vm_fault(struct vm_fault *vmf)
 
 	if (vmf->pgoff >= view->region->npages)
 		return VM_FAULT_SIGBUS;
+	if (unlikely(view->fork_failed))
+		return VM_FAULT_OOM;
 
 	if (vmf->flags & FAULT_FLAG_WRITE) {
 		page = cowshare_writable_copy(view, vma, vmf->pgoff, vmf->address);
@@ -350,15 +382,19 @@ static vm_fault_t cowshare_vm_page_mkwrite(struct vm_fault *vmf)
 		copy = cowshare_writable_copy(view, vma, vmf->pgoff, vmf->address);
 		if (IS_ERR(copy))
 			return vmf_error(PTR_ERR(copy));
-		cowshare_unlock_put(copy);
+		/*
+		 * A racing writer may have mapped the copy here already: the
+		 * zap may take it, and the mark says that was the module.
+		 */
+		xa_set_mark(&view->copies, vmf->pgoff, COPY_UNMAPPED);
 		cowshare_zap_range(vma, vmf->address & PAGE_MASK, PAGE_SIZE);
+		cowshare_unlock_put(copy);
 		return VM_FAULT_NOPAGE;
 	}
 
 	lock_page(page);
-	if (xa_load(&view->copies, vmf->pgoff) != page ||
-	    xa_get_mark(&view->copies, vmf->pgoff, COPY_SHARED)) {
-		/* Replaced or shared meanwhile: fault again on an empty pte. */
+	if (xa_load(&view->copies, vmf->pgoff) != page) {
+		/* Dropped meanwhile: fault again on an empty pte. */
 		unlock_page(page);
 		cowshare_zap_range(vma, vmf->address & PAGE_MASK, PAGE_SIZE);
 		return VM_FAULT_NOPAGE;
@@ -473,42 +509,60 @@ static struct cowshare_view *cowshare_fork_child(struct cowshare_view *parent,
 	return child;
 }
 
-/* ->open, on fork: the child's vma joins the child's view of the parent's. */
+/*
+ * ->open, on fork: the child's vma joins the child's view of the parent's,
+ * which gets copies of the parent's copies. Copying now, rather than
+ * sharing them until either side writes, leaves the parent's ptes alone: a
+ * module cannot write-protect them, and zapping them would hide the
+ * parent's copies from MADV_DONTNEED.
+ */
 static void cowshare_view_fork(struct cowshare_view *parent, struct vm_area_struct *vma)
 {
 	pgoff_t first = vma->vm_pgoff, last = vma->vm_pgoff + vma_pages(vma) - 1;
 	struct vm_area_struct *pvma;
 	struct cowshare_view *child;
+	struct page *page, *copy;
 	unsigned long idx;
-	struct page *page;
 
 	child = cowshare_fork_child(parent, vma->vm_mm);
 	cowshare_view_add_vma(child, vma, GFP_KERNEL_ACCOUNT | __GFP_NOFAIL);
+	vma->vm_private_data = child;
 
-	/*
-	 * dup_mmap() holds both mms write-locked: no fault runs in either.
-	 * The copies become shared by both views: the parent's ptes onto them
-	 * go, so that its next access copies or re-takes them.
-	 */
-	pvma = find_vma(parent->mm, vma->vm_start);
-	if (pvma && (pvma->vm_start != vma->vm_start || pvma->vm_private_data != parent))
-		pvma = NULL;
+	/* dup_mmap() holds both mms write-locked: no fault runs in either. */
 	xa_for_each_range(&parent->copies, idx, page, first, last) {
-		xa_set_mark(&parent->copies, idx, COPY_SHARED);
-		xa_set_mark(&parent->copies, idx, COPY_UNMAPPED);
-		if (pvma)
-			cowshare_zap_range(pvma, pvma->vm_start +
-					   ((idx - pvma->vm_pgoff) << PAGE_SHIFT), PAGE_SIZE);
 		/* Two parent vmas mapping one offset (mremap aliases): once. */
 		if (xa_load(&child->copies, idx))
 			continue;
-		get_page(page);
-		xa_store(&child->copies, idx, page, GFP_KERNEL_ACCOUNT | __GFP_NOFAIL);
-		xa_set_mark(&child->copies, idx, COPY_SHARED);
+		copy = cowshare_alloc_copy(vma);
+		if (!copy) {
+			/* ->open cannot fail the fork: fail the child's faults. */
+			child->fork_failed = true;
+			break;
+		}
+		copy_user_highpage(copy, page, vma->vm_start +
+				   ((idx - vma->vm_pgoff) << PAGE_SHIFT), vma);
+		cowshare_own_page(child, copy, idx);
+		xa_store(&child->copies, idx, copy, GFP_KERNEL_ACCOUNT | __GFP_NOFAIL);
 		xa_set_mark(&child->copies, idx, COPY_UNMAPPED);
 		cowshare_count_copy(child);
 	}
-	vma->vm_private_data = child;
+
+	/*
+	 * A parent copy referenced beyond its xarray entry and ptes (a pipe
+	 * got it by vmsplice) must not change under that holder when the
+	 * parent writes next: unmap it, and copy it again at the next fault.
+	 */
+	pvma = find_vma(parent->mm, vma->vm_start);
+	if (!pvma || pvma->vm_start != vma->vm_start || pvma->vm_private_data != parent)
+		return;
+	xa_for_each_range(&parent->copies, idx, page, first, last) {
+		if (page_count(page) <= 1 + folio_mapcount(page_folio(page)))
+			continue;
+		xa_set_mark(&parent->copies, idx, COPY_REPLACE);
+		xa_set_mark(&parent->copies, idx, COPY_UNMAPPED);
+		cowshare_zap_range(pvma, pvma->vm_start +
+				   ((idx - pvma->vm_pgoff) << PAGE_SHIFT), PAGE_SIZE);
+	}
 }
 
 /* ->open: a vma of the view was split off, moved by mremap, or forked. */
@@ -546,9 +600,7 @@ static void cowshare_vm_close(struct vm_area_struct *vma)
 	xa_for_each_range(&view->copies, idx, page, first, last) {
 		if (cowshare_view_covers(view, idx))
 			continue;
-		xa_erase(&view->copies, idx);
-		put_page(page);
-		cowshare_uncount_copy(view);
+		cowshare_drop_copy(view, idx, page, false);
 	}
 	last_vma = list_empty(&view->vmas);
 	mutex_unlock(&view->lock);
