@@ -40,6 +40,7 @@ struct cowshare_region {
 	atomic_long_t views;
 	kuid_t creator;
 	bool exec_mapped;		/* some view had VM_MAYEXEC: keep icache in sync */
+	bool sealed;			/* base immutable; set once, under inode_lock */
 };
 
 /*
@@ -94,6 +95,8 @@ long cowshare_region_ioctl(struct file *file, unsigned int cmd, unsigned long ar
 /* view.c */
 int cowshare_view_mmap(struct cowshare_region *region, struct vm_area_struct *vma);
 int cowshare_view_info(struct cowshare_region *region, void __user *uarg);
+long cowshare_view_range(struct cowshare_region *region, unsigned int cmd,
+			 void __user *uarg);
 struct inode *cowshare_alloc_inode(void);
 
 /* main.c */

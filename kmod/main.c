@@ -24,6 +24,9 @@ static_assert(_IOC_SIZE(COWSHARE_IOC_CREATE) == sizeof(struct cowshare_create));
 static_assert(_IOC_SIZE(COWSHARE_IOC_GLOBAL_INFO) == sizeof(struct cowshare_global_info));
 static_assert(_IOC_SIZE(COWSHARE_IOC_REGION_INFO) == sizeof(struct cowshare_region_info));
 static_assert(_IOC_SIZE(COWSHARE_IOC_VIEW_INFO) == sizeof(struct cowshare_view_info));
+static_assert(_IOC_SIZE(COWSHARE_IOC_DIRTY) == sizeof(struct cowshare_range));
+static_assert(_IOC_SIZE(COWSHARE_IOC_RESET) == sizeof(struct cowshare_range));
+static_assert(_IOC_SIZE(COWSHARE_IOC_SEAL) == sizeof(struct cowshare_seal));
 
 /*
  * Read an extensible argument struct that starts with its __u32 size:

@@ -230,7 +230,7 @@ static ssize_t cowshare_region_read_iter(struct kiocb *iocb, struct iov_iter *to
 	return done;
 }
 
-static ssize_t cowshare_region_write_iter(struct kiocb *iocb, struct iov_iter *from)
+static ssize_t cowshare_region_write_locked(struct kiocb *iocb, struct iov_iter *from)
 {
 	struct cowshare_region *region = iocb->ki_filp->private_data;
 	loff_t size = i_size_read(region->inode);
@@ -239,6 +239,8 @@ static ssize_t cowshare_region_write_iter(struct kiocb *iocb, struct iov_iter *f
 
 	if (!iov_iter_count(from))
 		return 0;
+	if (READ_ONCE(region->sealed))
+		return -EPERM;
 	/* A region never grows: writing at or past its end has no room. */
 	if (pos >= size)
 		return -ENOSPC;
@@ -283,6 +285,18 @@ static ssize_t cowshare_region_write_iter(struct kiocb *iocb, struct iov_iter *f
 	return done;
 }
 
+static ssize_t cowshare_region_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct inode *inode = file_inode(iocb->ki_filp);
+	ssize_t ret;
+
+	/* The inode lock orders base writes against COWSHARE_IOC_SEAL. */
+	inode_lock(inode);
+	ret = cowshare_region_write_locked(iocb, from);
+	inode_unlock(inode);
+	return ret;
+}
+
 static int cowshare_region_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	return cowshare_view_mmap(file->private_data, vma);
@@ -304,8 +318,26 @@ static int cowshare_region_info(struct cowshare_region *region, void __user *uar
 	info.base_pages = atomic_long_read(&region->base_pages);
 	info.private_pages = atomic_long_read(&region->private_pages);
 	info.views = atomic_long_read(&region->views);
-	info.region_flags = 0;
+	info.region_flags = READ_ONCE(region->sealed) ? COWSHARE_REGION_SEALED : 0;
+	info.creator_uid = from_kuid_munged(current_user_ns(), region->creator);
 	return cowshare_copy_struct_out(uarg, &info, sizeof(info), usize);
+}
+
+static int cowshare_region_seal(struct cowshare_region *region, void __user *uarg)
+{
+	struct cowshare_seal args;
+	u32 usize;
+	int ret;
+
+	ret = cowshare_copy_struct_in(&args, sizeof(args), sizeof(args), uarg, &usize);
+	if (ret)
+		return ret;
+	if (args.flags)
+		return -EINVAL;
+	inode_lock(region->inode);
+	WRITE_ONCE(region->sealed, true);
+	inode_unlock(region->inode);
+	return 0;
 }
 
 long cowshare_region_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
@@ -318,6 +350,11 @@ long cowshare_region_ioctl(struct file *file, unsigned int cmd, unsigned long ar
 		return cowshare_region_info(region, uarg);
 	case COWSHARE_IOC_VIEW_INFO:
 		return cowshare_view_info(region, uarg);
+	case COWSHARE_IOC_DIRTY:
+	case COWSHARE_IOC_RESET:
+		return cowshare_view_range(region, cmd, uarg);
+	case COWSHARE_IOC_SEAL:
+		return cowshare_region_seal(region, uarg);
 	default:
 		return -ENOTTY;
 	}

@@ -693,3 +693,128 @@ int cowshare_view_info(struct cowshare_region *region, void __user *uarg)
 	mmap_read_unlock(mm);
 	return cowshare_copy_struct_out(uarg, &info, sizeof(info), usize);
 }
+
+/*
+ * The caller's vma that holds all of [addr, addr + len) of a view of
+ * @region, under the mmap read lock; NULL if there is none.
+ */
+static struct vm_area_struct *cowshare_find_view_vma(struct cowshare_region *region,
+						     unsigned long addr, unsigned long len)
+{
+	struct vm_area_struct *vma = find_vma(current->mm, addr);
+
+	if (!vma || vma->vm_start > addr || len > vma->vm_end - addr ||
+	    vma->vm_ops != &cowshare_vm_ops ||
+	    ((struct cowshare_view *)vma->vm_private_data)->region != region)
+		return NULL;
+	return vma;
+}
+
+#define COWSHARE_DROP_BATCH	64
+
+/*
+ * Drop the copies whose bit is set in @dirty: only those, so that a copy
+ * made after the caller's report is kept for its next one. Each copy leaves
+ * the xarray under its page lock (a fault then maps the base), then the
+ * ptes of the batch go, then the copies: a write racing in through a pte
+ * still present lands in a copy that was reported and is dropped.
+ */
+static void cowshare_drop_reported(struct cowshare_view *view, struct vm_area_struct *vma,
+				   pgoff_t first, unsigned long npages,
+				   const unsigned long *dirty)
+{
+	struct page *batch[COWSHARE_DROP_BATCH];
+	unsigned long start, end, i, n, base;
+
+	for_each_set_bitrange(start, end, dirty, npages) {
+		for (base = start; base < end; base += n) {
+			n = min_t(unsigned long, end - base, COWSHARE_DROP_BATCH);
+			for (i = 0; i < n; i++) {
+				batch[i] = cowshare_lock_copy(view, first + base + i);
+				if (!batch[i])
+					continue;
+				xa_erase(&view->copies, first + base + i);
+				unlock_page(batch[i]);
+			}
+			cowshare_zap_range(vma, vma->vm_start +
+					   ((first + base - vma->vm_pgoff) << PAGE_SHIFT),
+					   n << PAGE_SHIFT);
+			for (i = 0; i < n; i++) {
+				if (!batch[i])
+					continue;
+				lock_page(batch[i]);
+				batch[i]->mapping = NULL;
+				unlock_page(batch[i]);
+				put_page(batch[i]);	/* ours */
+				put_page(batch[i]);	/* the xarray's */
+				cowshare_uncount_copy(view);
+			}
+			cond_resched();
+		}
+	}
+}
+
+long cowshare_view_range(struct cowshare_region *region, unsigned int cmd,
+			 void __user *uarg)
+{
+	unsigned int allowed = cmd == COWSHARE_IOC_DIRTY ? COWSHARE_DIRTY_RESET : 0;
+	struct mm_struct *mm = current->mm;
+	struct cowshare_range args;
+	struct vm_area_struct *vma;
+	struct cowshare_view *view;
+	unsigned long npages, *dirty;
+	struct page *page;
+	unsigned long idx;
+	pgoff_t first;
+	long count = 0;
+	u32 usize;
+	int ret;
+
+	ret = cowshare_copy_struct_in(&args, sizeof(args), sizeof(args), uarg, &usize);
+	if (ret)
+		return ret;
+	if (args.flags & ~allowed)
+		return -EINVAL;
+	if (cmd != COWSHARE_IOC_DIRTY && args.bitmap)
+		return -EINVAL;
+	if (!args.length || offset_in_page(args.addr) ||
+	    args.length > TASK_SIZE || args.addr > TASK_SIZE - args.length)
+		return -EINVAL;
+	npages = DIV_ROUND_UP(args.length, PAGE_SIZE);
+
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	vma = cowshare_find_view_vma(region, args.addr, npages << PAGE_SHIFT);
+	if (!vma) {
+		mmap_read_unlock(mm);
+		return -EINVAL;
+	}
+	/* Sized by a range that a mapping of the region holds. */
+	dirty = kvcalloc(BITS_TO_LONGS(npages), sizeof(long), GFP_KERNEL_ACCOUNT);
+	if (!dirty) {
+		ret = -ENOMEM;
+		goto out_unlock;
+	}
+	view = vma->vm_private_data;
+	first = linear_page_index(vma, args.addr);
+
+	/* O(copies in the range): the xarray skips what was never copied. */
+	xa_for_each_range(&view->copies, idx, page, first, first + npages - 1) {
+		__set_bit(idx - first, dirty);
+		count++;
+	}
+	/* Report before dropping: a failed report must drop nothing. */
+	if (cmd == COWSHARE_IOC_DIRTY &&
+	    copy_to_user(u64_to_user_ptr(args.bitmap), dirty,
+			 DIV_ROUND_UP(npages, 64) * sizeof(u64))) {
+		ret = -EFAULT;
+		goto out_unlock;
+	}
+	if (cmd == COWSHARE_IOC_RESET || (args.flags & COWSHARE_DIRTY_RESET))
+		cowshare_drop_reported(view, vma, first, npages, dirty);
+
+out_unlock:
+	mmap_read_unlock(mm);
+	kvfree(dirty);
+	return ret ? ret : count;
+}

@@ -26,6 +26,8 @@
 /* cowshare_create.flags */
 #define COWSHARE_CLOEXEC	_BITUL(0)	/* O_CLOEXEC on the region fd */
 #define COWSHARE_CREATE_FLAGS	(COWSHARE_CLOEXEC)
+/* cowshare_create_from_file.flags: also COWSHARE_CLOEXEC */
+#define COWSHARE_SHARE_BY_FILE	_BITUL(1)
 
 /**
  * struct cowshare_create - COWSHARE_IOC_CREATE: make a zero-filled region
@@ -73,6 +75,7 @@ struct cowshare_global_info {
  * @private_pages: private copies held by all views of the region
  * @views: live views of the region
  * @region_flags: COWSHARE_REGION_* bits
+ * @creator_uid: effective uid of the process that created the region
  */
 struct cowshare_region_info {
 	__u32 size;
@@ -83,6 +86,70 @@ struct cowshare_region_info {
 	__u64 private_pages;
 	__u64 views;
 	__u64 region_flags;
+	__u64 creator_uid;
+};
+
+/**
+ * struct cowshare_create_from_file - COWSHARE_IOC_CREATE_FROM_FILE
+ * @size: sizeof(struct cowshare_create_from_file) as the caller knows it
+ * @flags: COWSHARE_CLOEXEC, COWSHARE_SHARE_BY_FILE
+ * @fd: a file descriptor of the file, open for reading
+ * @reserved: must be zero
+ * @offset: page-aligned offset into the file
+ * @length: bytes, 1 to max_region_size; rounded up to pages. Bytes past
+ *	the end of the file read as zero.
+ *
+ * The region's base is the file's content over the range as of this call
+ * (read eagerly); the region is sealed. With COWSHARE_SHARE_BY_FILE, a
+ * live region made from the same file (device, inode, size, mtime, ctime
+ * and i_version unchanged) over the same range is returned instead: a new
+ * fd of the same region. Returns the region fd.
+ */
+struct cowshare_create_from_file {
+	__u32 size;
+	__u32 flags;
+	__s32 fd;
+	__u32 reserved;
+	__u64 offset;
+	__u64 length;
+};
+
+/**
+ * struct cowshare_region_entry - one row of COWSHARE_IOC_LIST_REGIONS
+ *
+ * The fields mean what they mean in struct cowshare_region_info.
+ */
+struct cowshare_region_entry {
+	__u64 id;
+	__u64 length;
+	__u64 base_pages;
+	__u64 private_pages;
+	__u64 views;
+	__u64 region_flags;
+	__u64 creator_uid;
+};
+
+/**
+ * struct cowshare_list_regions - COWSHARE_IOC_LIST_REGIONS (/dev/cowshare)
+ * @size: sizeof(struct cowshare_list_regions) as the caller knows it
+ * @flags: must be zero
+ * @entries: user pointer to @nr_entries entries of @entry_size bytes
+ * @nr_entries: in: room in @entries; out: entries written
+ * @entry_size: sizeof(struct cowshare_region_entry) as the caller knows it
+ * @start_id: list the regions whose id is at least this, in id order
+ * @total: out: regions the caller may see with id >= @start_id
+ *
+ * Root (CAP_SYS_ADMIN) sees every region; others see the regions created
+ * with their effective uid.
+ */
+struct cowshare_list_regions {
+	__u32 size;
+	__u32 flags;
+	__u64 entries;
+	__u32 nr_entries;
+	__u32 entry_size;
+	__u64 start_id;
+	__u64 total;
 };
 
 /* cowshare_region_info.region_flags */
@@ -113,11 +180,55 @@ struct cowshare_view_info {
 	__u64 cow_faults;
 };
 
+/**
+ * struct cowshare_range - a page range of the caller's view of a region
+ * @size: sizeof(struct cowshare_range) as the caller knows it
+ * @flags: COWSHARE_DIRTY_RESET for COWSHARE_IOC_DIRTY, else zero
+ * @addr: page-aligned start, inside one mapping (vma) of a view
+ * @length: bytes, rounded up to pages; the range must end in that mapping
+ * @bitmap: COWSHARE_IOC_DIRTY: user pointer to (pages + 63) / 64 __u64
+ *	words; bit i (of word i / 64, bit i % 64) is set when page i of the
+ *	range holds a private copy. Other commands: zero.
+ *
+ * COWSHARE_IOC_DIRTY returns the number of pages holding a copy; with
+ * COWSHARE_DIRTY_RESET it also drops exactly those copies (a write racing
+ * the call is either reported and dropped, or kept for the next call).
+ * COWSHARE_IOC_RESET drops the copies of the range and returns their count.
+ * COWSHARE_IOC_SNAPSHOT (flags: COWSHARE_CLOEXEC) returns a new region fd
+ * whose base is the view's content over the range.
+ */
+struct cowshare_range {
+	__u32 size;
+	__u32 flags;
+	__u64 addr;
+	__u64 length;
+	__u64 bitmap;
+};
+
+#define COWSHARE_DIRTY_RESET	_BITUL(0)
+
+/**
+ * struct cowshare_seal - COWSHARE_IOC_SEAL: make the region's base immutable
+ * @size: sizeof(struct cowshare_seal) as the caller knows it
+ * @flags: must be zero
+ */
+struct cowshare_seal {
+	__u32 size;
+	__u32 flags;
+};
+
 /* /dev/cowshare */
 #define COWSHARE_IOC_CREATE	 _IOW(COWSHARE_IOC_MAGIC, 0x00, struct cowshare_create)
 #define COWSHARE_IOC_GLOBAL_INFO _IOWR(COWSHARE_IOC_MAGIC, 0x01, struct cowshare_global_info)
+#define COWSHARE_IOC_CREATE_FROM_FILE \
+	_IOW(COWSHARE_IOC_MAGIC, 0x02, struct cowshare_create_from_file)
+#define COWSHARE_IOC_LIST_REGIONS _IOWR(COWSHARE_IOC_MAGIC, 0x03, struct cowshare_list_regions)
 /* region fd */
 #define COWSHARE_IOC_REGION_INFO _IOWR(COWSHARE_IOC_MAGIC, 0x40, struct cowshare_region_info)
 #define COWSHARE_IOC_VIEW_INFO	 _IOWR(COWSHARE_IOC_MAGIC, 0x41, struct cowshare_view_info)
+#define COWSHARE_IOC_DIRTY	 _IOW(COWSHARE_IOC_MAGIC, 0x42, struct cowshare_range)
+#define COWSHARE_IOC_RESET	 _IOW(COWSHARE_IOC_MAGIC, 0x43, struct cowshare_range)
+#define COWSHARE_IOC_SNAPSHOT	 _IOW(COWSHARE_IOC_MAGIC, 0x44, struct cowshare_range)
+#define COWSHARE_IOC_SEAL	 _IOW(COWSHARE_IOC_MAGIC, 0x45, struct cowshare_seal)
 
 #endif /* _UAPI_LINUX_COWSHARE_H */
