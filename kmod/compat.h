@@ -24,6 +24,11 @@ static inline void cowshare_zap_range(struct vm_area_struct *vma,
 #endif
 }
 
+/* 6.11 made struct fd opaque: fd_file() reads its file. */
+#ifndef fd_file
+#define fd_file(f)	((f).file)
+#endif
+
 /* 6.5 dropped FMODE_LSEEK: lseek is allowed whenever ->llseek is set. */
 #ifdef FMODE_LSEEK
 #define COWSHARE_FMODE_SEEK	(FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE)

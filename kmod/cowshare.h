@@ -19,7 +19,10 @@
 #include <linux/list.h>
 #include <linux/mm_types.h>
 #include <linux/mutex.h>
+#include <linux/time64.h>
 #include <linux/xarray.h>
+
+#include <linux/cowshare.h>
 
 struct cowshare_stats {
 	atomic_long_t regions;
@@ -31,8 +34,21 @@ struct cowshare_stats {
 extern struct cowshare_stats cowshare_stats;
 extern unsigned long cowshare_max_region_size;
 
+/* What makes two file images the same (COWSHARE_SHARE_BY_FILE). */
+struct cowshare_file_key {
+	dev_t dev;
+	u64 ino;
+	loff_t size;
+	struct timespec64 mtime;
+	struct timespec64 ctime;
+	u64 version;
+	u64 offset;
+	pgoff_t npages;
+};
+
 struct cowshare_region {
 	u64 id;
+	struct list_head node;		/* cowshare_regions, under its lock */
 	pgoff_t npages;
 	struct inode *inode;		/* base pages: inode->i_mapping */
 	atomic_long_t base_pages;
@@ -41,6 +57,9 @@ struct cowshare_region {
 	kuid_t creator;
 	bool exec_mapped;		/* some view had VM_MAYEXEC: keep icache in sync */
 	bool sealed;			/* base immutable; set once, under inode_lock */
+	bool file_image;		/* made by COWSHARE_IOC_CREATE_FROM_FILE */
+	bool shared_image;		/* found by others with the same file_key */
+	struct cowshare_file_key file_key;
 };
 
 /*
@@ -85,7 +104,11 @@ struct cowshare_view {
 /* region.c */
 int cowshare_fs_init(void);
 void cowshare_fs_exit(void);
+struct cowshare_region *cowshare_region_alloc(pgoff_t npages);
+int cowshare_region_install_fd(struct cowshare_region *region, unsigned int flags);
 int cowshare_region_create(u64 length, unsigned int flags);
+int cowshare_region_create_from_file(const struct cowshare_create_from_file *args);
+int cowshare_list_regions(void __user *uarg);
 struct cowshare_region *cowshare_region_from_file(struct file *file);
 struct file *cowshare_file_alloc(struct cowshare_region *region, const char *name,
 				 const struct file_operations *fops, void *private_data);

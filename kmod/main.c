@@ -6,6 +6,7 @@
 #include <linux/build_bug.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/uaccess.h>
 
@@ -27,6 +28,10 @@ static_assert(_IOC_SIZE(COWSHARE_IOC_VIEW_INFO) == sizeof(struct cowshare_view_i
 static_assert(_IOC_SIZE(COWSHARE_IOC_DIRTY) == sizeof(struct cowshare_range));
 static_assert(_IOC_SIZE(COWSHARE_IOC_RESET) == sizeof(struct cowshare_range));
 static_assert(_IOC_SIZE(COWSHARE_IOC_SEAL) == sizeof(struct cowshare_seal));
+static_assert(_IOC_SIZE(COWSHARE_IOC_CREATE_FROM_FILE) ==
+	      sizeof(struct cowshare_create_from_file));
+static_assert(_IOC_SIZE(COWSHARE_IOC_LIST_REGIONS) == sizeof(struct cowshare_list_regions));
+static_assert(_IOC_SIZE(COWSHARE_IOC_SNAPSHOT) == sizeof(struct cowshare_range));
 
 /*
  * Read an extensible argument struct that starts with its __u32 size:
@@ -74,6 +79,25 @@ static long cowshare_ioctl_create(void __user *uarg)
 	return cowshare_region_create(args.length, args.flags);
 }
 
+static long cowshare_ioctl_create_from_file(void __user *uarg)
+{
+	struct cowshare_create_from_file args;
+	u32 usize;
+	int ret;
+
+	ret = cowshare_copy_struct_in(&args, sizeof(args), sizeof(args), uarg, &usize);
+	if (ret)
+		return ret;
+	if (args.flags & ~(COWSHARE_CLOEXEC | COWSHARE_SHARE_BY_FILE) || args.reserved)
+		return -EINVAL;
+	if (!args.length || offset_in_page(args.offset) ||
+	    args.offset > (u64)MAX_LFS_FILESIZE)
+		return -EINVAL;
+	if (args.length > READ_ONCE(cowshare_max_region_size))
+		return -E2BIG;
+	return cowshare_region_create_from_file(&args);
+}
+
 static long cowshare_ioctl_global_info(void __user *uarg)
 {
 	struct cowshare_global_info info;
@@ -104,6 +128,10 @@ static long cowshare_dev_ioctl(struct file *file, unsigned int cmd,
 		return cowshare_ioctl_create(uarg);
 	case COWSHARE_IOC_GLOBAL_INFO:
 		return cowshare_ioctl_global_info(uarg);
+	case COWSHARE_IOC_CREATE_FROM_FILE:
+		return cowshare_ioctl_create_from_file(uarg);
+	case COWSHARE_IOC_LIST_REGIONS:
+		return cowshare_list_regions(uarg);
 	default:
 		return -ENOTTY;
 	}

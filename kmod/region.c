@@ -7,6 +7,7 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
+#include <linux/iversion.h>
 #include <linux/module.h>
 #include <linux/mount.h>
 #include <linux/pagemap.h>
@@ -25,8 +26,15 @@ static struct vfsmount *cowshare_mnt;
 static atomic64_t cowshare_next_region_id;
 static const struct file_operations cowshare_region_fops;
 
+/* Live regions in id order, for COWSHARE_IOC_LIST_REGIONS and file sharing. */
+static LIST_HEAD(cowshare_regions);
+static DEFINE_MUTEX(cowshare_regions_lock);
+
 static void cowshare_region_free(struct cowshare_region *region)
 {
+	mutex_lock(&cowshare_regions_lock);
+	list_del(&region->node);
+	mutex_unlock(&cowshare_regions_lock);
 	atomic_long_sub(atomic_long_read(&region->base_pages), &cowshare_stats.base_pages);
 	atomic_long_dec(&cowshare_stats.regions);
 	kfree(region);
@@ -102,24 +110,26 @@ struct file *cowshare_file_alloc(struct cowshare_region *region, const char *nam
 	return file;
 }
 
-int cowshare_region_create(u64 length, unsigned int flags)
+/*
+ * A new region of @npages base pages, none allocated yet. The caller owns
+ * the inode reference it comes with: iput() frees it all.
+ */
+struct cowshare_region *cowshare_region_alloc(pgoff_t npages)
 {
 	struct cowshare_region *region;
 	struct inode *inode;
-	struct file *file;
-	int fd, ret;
 
 	region = kzalloc(sizeof(*region), GFP_KERNEL_ACCOUNT);
 	if (!region)
-		return -ENOMEM;
-	region->npages = DIV_ROUND_UP_ULL(length, PAGE_SIZE);
-	region->id = atomic64_inc_return(&cowshare_next_region_id);
+		return ERR_PTR(-ENOMEM);
+	region->npages = npages;
 	region->creator = current_euid();
+	INIT_LIST_HEAD(&region->node);
 
 	inode = cowshare_alloc_inode();
 	if (IS_ERR(inode)) {
 		kfree(region);
-		return PTR_ERR(inode);
+		return ERR_CAST(inode);
 	}
 	/*
 	 * Base pages are never written back, so they must never be reclaimed:
@@ -127,29 +137,258 @@ int cowshare_region_create(u64 length, unsigned int flags)
 	 */
 	mapping_set_unevictable(inode->i_mapping);
 	mapping_set_gfp_mask(inode->i_mapping, GFP_HIGHUSER);
-	inode->i_size = (loff_t)region->npages << PAGE_SHIFT;
+	inode->i_size = (loff_t)npages << PAGE_SHIFT;
 	region->inode = inode;
 	inode->i_private = region;	/* from here on, iput() frees the region */
 	atomic_long_inc(&cowshare_stats.regions);
 
+	mutex_lock(&cowshare_regions_lock);
+	region->id = atomic64_inc_return(&cowshare_next_region_id);
+	list_add_tail(&region->node, &cowshare_regions);
+	mutex_unlock(&cowshare_regions_lock);
+	return region;
+}
+
+/* A new fd of @region; the region keeps the caller's inode reference. */
+int cowshare_region_install_fd(struct cowshare_region *region, unsigned int flags)
+{
+	struct file *file;
+	int fd;
+
 	fd = get_unused_fd_flags(O_RDWR | ((flags & COWSHARE_CLOEXEC) ? O_CLOEXEC : 0));
-	if (fd < 0) {
-		ret = fd;
-		goto err_inode;
-	}
+	if (fd < 0)
+		return fd;
 	file = cowshare_file_alloc(region, "cowshare-region", &cowshare_region_fops, region);
 	if (IS_ERR(file)) {
-		ret = PTR_ERR(file);
-		goto err_fd;
+		put_unused_fd(fd);
+		return PTR_ERR(file);
 	}
-	iput(inode);		/* the file holds its own reference */
 	fd_install(fd, file);
 	return fd;
+}
 
-err_fd:
-	put_unused_fd(fd);
-err_inode:
-	iput(inode);
+int cowshare_region_create(u64 length, unsigned int flags)
+{
+	struct cowshare_region *region;
+	int fd;
+
+	region = cowshare_region_alloc(DIV_ROUND_UP_ULL(length, PAGE_SIZE));
+	if (IS_ERR(region))
+		return PTR_ERR(region);
+	fd = cowshare_region_install_fd(region, flags);
+	iput(region->inode);	/* the fd holds its own reference */
+	return fd;
+}
+
+/*
+ * The identity of a file's content: equal keys mean the same bytes, as far
+ * as the filesystem tells (size, times and change counter unchanged).
+ */
+static int cowshare_file_key(struct file *file, u64 offset, pgoff_t npages,
+			     struct cowshare_file_key *key)
+{
+	struct inode *inode = file_inode(file);
+	struct kstat stat;
+	int ret;
+
+	ret = vfs_getattr(&file->f_path, &stat, STATX_BASIC_STATS, AT_STATX_SYNC_AS_STAT);
+	if (ret)
+		return ret;
+	memset(key, 0, sizeof(*key));
+	key->dev = stat.dev;
+	key->ino = stat.ino;
+	key->size = stat.size;
+	key->mtime = stat.mtime;
+	key->ctime = stat.ctime;
+	key->version = inode_peek_iversion_raw(inode);
+	key->offset = offset;
+	key->npages = npages;
+	return 0;
+}
+
+static bool cowshare_file_key_equal(const struct cowshare_file_key *a,
+				    const struct cowshare_file_key *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	       timespec64_equal(&a->mtime, &b->mtime) &&
+	       timespec64_equal(&a->ctime, &b->ctime) &&
+	       a->version == b->version && a->offset == b->offset &&
+	       a->npages == b->npages;
+}
+
+/* A live shareable image of the same content, with an inode reference. */
+static struct cowshare_region *cowshare_find_image(const struct cowshare_file_key *key)
+{
+	struct cowshare_region *region;
+
+	list_for_each_entry(region, &cowshare_regions, node) {
+		if (!region->shared_image ||
+		    !cowshare_file_key_equal(&region->file_key, key))
+			continue;
+		/* igrab() fails while the region is being freed. */
+		if (igrab(region->inode))
+			return region;
+	}
+	return NULL;
+}
+
+/*
+ * Read the file's content into the base, eagerly: the region must not
+ * change when the file does later, and no reference to the file is kept.
+ * Pages past the end of the file stay unallocated (they read as zero).
+ */
+static int cowshare_fill_from_file(struct cowshare_region *region, struct file *file,
+				   u64 offset, u64 file_size)
+{
+	pgoff_t idx, fill;
+	struct page *page;
+	ssize_t got;
+	void *kaddr;
+	loff_t pos;
+
+	fill = file_size > offset ?
+	       min_t(u64, region->npages, DIV_ROUND_UP_ULL(file_size - offset, PAGE_SIZE)) : 0;
+	for (idx = 0; idx < fill; idx++) {
+		page = cowshare_base_page(region, idx);
+		if (IS_ERR(page))
+			return PTR_ERR(page);
+		pos = offset + ((u64)idx << PAGE_SHIFT);
+		kaddr = kmap_local_page(page);
+		got = kernel_read(file, kaddr, PAGE_SIZE, &pos);
+		kunmap_local(kaddr);
+		flush_dcache_page(page);
+		unlock_page(page);
+		put_page(page);
+		if (got < 0)
+			return got;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
+	}
+	return 0;
+}
+
+int cowshare_region_create_from_file(const struct cowshare_create_from_file *args)
+{
+	static DEFINE_MUTEX(cowshare_image_lock);	/* one image built at a time */
+	bool share = args->flags & COWSHARE_SHARE_BY_FILE;
+	struct cowshare_region *region;
+	struct cowshare_file_key key;
+	struct fd f;
+	pgoff_t npages;
+	int ret;
+
+	npages = DIV_ROUND_UP_ULL(args->length, PAGE_SIZE);
+	f = fdget(args->fd);
+	if (!fd_file(f))
+		return -EBADF;
+	ret = -EBADF;
+	if (!(fd_file(f)->f_mode & FMODE_READ))
+		goto out_fdput;
+	ret = -EINVAL;
+	if (!S_ISREG(file_inode(fd_file(f))->i_mode))
+		goto out_fdput;
+	ret = cowshare_file_key(fd_file(f), args->offset, npages, &key);
+	if (ret)
+		goto out_fdput;
+
+	mutex_lock(&cowshare_image_lock);
+	if (share) {
+		mutex_lock(&cowshare_regions_lock);
+		region = cowshare_find_image(&key);
+		mutex_unlock(&cowshare_regions_lock);
+		if (region)
+			goto install;
+	}
+	region = cowshare_region_alloc(npages);
+	if (IS_ERR(region)) {
+		ret = PTR_ERR(region);
+		goto out_unlock;
+	}
+	ret = cowshare_fill_from_file(region, fd_file(f), args->offset, key.size);
+	if (ret)
+		goto out_iput;
+	region->file_image = true;
+	WRITE_ONCE(region->sealed, true);
+	region->file_key = key;
+	mutex_lock(&cowshare_regions_lock);
+	region->shared_image = share;
+	mutex_unlock(&cowshare_regions_lock);
+install:
+	ret = cowshare_region_install_fd(region, args->flags);
+out_iput:
+	iput(region->inode);
+out_unlock:
+	mutex_unlock(&cowshare_image_lock);
+out_fdput:
+	fdput(f);
+	return ret;
+}
+
+static void cowshare_fill_entry(struct cowshare_region *region,
+				struct cowshare_region_entry *e)
+{
+	e->id = region->id;
+	e->length = (u64)region->npages << PAGE_SHIFT;
+	e->base_pages = atomic_long_read(&region->base_pages);
+	e->private_pages = atomic_long_read(&region->private_pages);
+	e->views = atomic_long_read(&region->views);
+	e->region_flags = (READ_ONCE(region->sealed) ? COWSHARE_REGION_SEALED : 0) |
+			  (region->file_image ? COWSHARE_REGION_FILE_IMAGE : 0);
+	e->creator_uid = from_kuid_munged(current_user_ns(), region->creator);
+}
+
+#define COWSHARE_LIST_MAX	4096	/* entries per call */
+
+int cowshare_list_regions(void __user *uarg)
+{
+	bool all = capable(CAP_SYS_ADMIN);
+	struct cowshare_region_entry *rows;
+	struct cowshare_list_regions args;
+	struct cowshare_region *region;
+	u32 usize, n = 0, i, esize;
+	u64 total = 0;
+	int ret;
+
+	ret = cowshare_copy_struct_in(&args, sizeof(args), sizeof(args), uarg, &usize);
+	if (ret)
+		return ret;
+	if (args.flags)
+		return -EINVAL;
+	if (args.nr_entries && args.entry_size < sizeof(*rows))
+		return -EINVAL;
+	if (args.entry_size > PAGE_SIZE)
+		return -E2BIG;
+	esize = args.entry_size;
+	args.nr_entries = min_t(u32, args.nr_entries, COWSHARE_LIST_MAX);
+	rows = kvcalloc(args.nr_entries ?: 1, sizeof(*rows), GFP_KERNEL);
+	if (!rows)
+		return -ENOMEM;
+
+	mutex_lock(&cowshare_regions_lock);
+	list_for_each_entry(region, &cowshare_regions, node) {
+		if (region->id < args.start_id ||
+		    (!all && !uid_eq(region->creator, current_euid())))
+			continue;
+		if (n < args.nr_entries)
+			cowshare_fill_entry(region, &rows[n++]);
+		total++;
+	}
+	mutex_unlock(&cowshare_regions_lock);
+
+	ret = -EFAULT;
+	for (i = 0; i < n; i++) {
+		void __user *dst = u64_to_user_ptr(args.entries) + (u64)i * esize;
+
+		if (copy_to_user(dst, &rows[i], sizeof(rows[i])) ||
+		    clear_user(dst + sizeof(rows[i]), esize - sizeof(rows[i])))
+			goto out_free;
+	}
+	args.nr_entries = n;
+	args.total = total;
+	ret = cowshare_copy_struct_out(uarg, &args, sizeof(args), usize);
+out_free:
+	kvfree(rows);
 	return ret;
 }
 
@@ -318,7 +557,8 @@ static int cowshare_region_info(struct cowshare_region *region, void __user *uar
 	info.base_pages = atomic_long_read(&region->base_pages);
 	info.private_pages = atomic_long_read(&region->private_pages);
 	info.views = atomic_long_read(&region->views);
-	info.region_flags = READ_ONCE(region->sealed) ? COWSHARE_REGION_SEALED : 0;
+	info.region_flags = (READ_ONCE(region->sealed) ? COWSHARE_REGION_SEALED : 0) |
+			    (region->file_image ? COWSHARE_REGION_FILE_IMAGE : 0);
 	info.creator_uid = from_kuid_munged(current_user_ns(), region->creator);
 	return cowshare_copy_struct_out(uarg, &info, sizeof(info), usize);
 }
