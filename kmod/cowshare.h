@@ -58,6 +58,18 @@ struct cowshare_region {
 	bool exec_mapped;		/* some view had VM_MAYEXEC: keep icache in sync */
 	bool sealed;			/* base immutable; set once, under inode_lock */
 	bool file_image;		/* made by COWSHARE_IOC_CREATE_FROM_FILE */
+	/*
+	 * A snapshot is a layer over the region it was taken from (@lower, at
+	 * @lower_off, referenced through its inode): its own base pages are in
+	 * @overlay, the rest are @lower's. @root is the bottom of the chain,
+	 * whose page cache holds every other page; index i of this region is
+	 * index i + @root_off of the root.
+	 */
+	struct cowshare_region *lower;
+	pgoff_t lower_off;
+	struct cowshare_region *root;
+	pgoff_t root_off;
+	struct xarray overlay;
 	bool shared_image;		/* found by others with the same file_key */
 	struct cowshare_file_key file_key;
 };
@@ -77,6 +89,11 @@ struct cowshare_region {
  * the holder keeps the content it had, as for anonymous memory after fork.
  */
 #define COPY_REPLACE	XA_MARK_1
+/*
+ * COPY_FROZEN: a snapshot took the copy as a base page: the view may map it
+ * read-only but copies it again before writing.
+ */
+#define COPY_FROZEN	XA_MARK_2
 
 struct cowshare_view {
 	struct cowshare_region *region;
@@ -86,6 +103,7 @@ struct cowshare_view {
 	/* fork: the view the last fork made of this one, and the reverse */
 	struct cowshare_view *fork_child;
 	struct cowshare_view *fork_parent;
+	pgoff_t shift;			/* vm_pgoff - index: region->root_off */
 	struct xarray copies;		/* pgoff -> private copy (struct page *) */
 	/*
 	 * The copies' page->mapping, with page->index their offset: a shared
@@ -110,9 +128,11 @@ int cowshare_region_create(u64 length, unsigned int flags);
 int cowshare_region_create_from_file(const struct cowshare_create_from_file *args);
 int cowshare_list_regions(void __user *uarg);
 struct cowshare_region *cowshare_region_from_file(struct file *file);
-struct file *cowshare_file_alloc(struct cowshare_region *region, const char *name,
+struct file *cowshare_file_alloc(struct inode *inode, const char *name,
 				 const struct file_operations *fops, void *private_data);
 struct page *cowshare_base_page(struct cowshare_region *region, pgoff_t index);
+struct page *cowshare_base_peek(struct cowshare_region *region, pgoff_t index);
+void cowshare_region_seal_base(struct cowshare_region *region);
 long cowshare_region_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
 
 /* view.c */
@@ -120,6 +140,7 @@ int cowshare_view_mmap(struct cowshare_region *region, struct vm_area_struct *vm
 int cowshare_view_info(struct cowshare_region *region, void __user *uarg);
 long cowshare_view_range(struct cowshare_region *region, unsigned int cmd,
 			 void __user *uarg);
+int cowshare_view_snapshot(struct cowshare_region *region, void __user *uarg);
 struct inode *cowshare_alloc_inode(void);
 
 /* main.c */

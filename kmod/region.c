@@ -32,9 +32,22 @@ static DEFINE_MUTEX(cowshare_regions_lock);
 
 static void cowshare_region_free(struct cowshare_region *region)
 {
+	struct page *page;
+	unsigned long idx;
+
 	mutex_lock(&cowshare_regions_lock);
 	list_del(&region->node);
 	mutex_unlock(&cowshare_regions_lock);
+	xa_for_each(&region->overlay, idx, page) {
+		lock_page(page);
+		if (page->mapping == region->inode->i_mapping)
+			page->mapping = NULL;
+		unlock_page(page);
+		put_page(page);
+	}
+	xa_destroy(&region->overlay);
+	if (region->lower)
+		iput(region->lower->inode);
 	atomic_long_sub(atomic_long_read(&region->base_pages), &cowshare_stats.base_pages);
 	atomic_long_dec(&cowshare_stats.regions);
 	kfree(region);
@@ -91,17 +104,17 @@ struct inode *cowshare_alloc_inode(void)
  * A new file on the region's inode. Each holds an inode reference and a
  * module reference, dropped when the file is released.
  */
-struct file *cowshare_file_alloc(struct cowshare_region *region, const char *name,
+struct file *cowshare_file_alloc(struct inode *inode, const char *name,
 				 const struct file_operations *fops, void *private_data)
 {
 	struct file *file;
 
 	if (!try_module_get(THIS_MODULE))
 		return ERR_PTR(-ENOENT);
-	ihold(region->inode);
-	file = alloc_file_pseudo(region->inode, cowshare_mnt, name, O_RDWR, fops);
+	ihold(inode);
+	file = alloc_file_pseudo(inode, cowshare_mnt, name, O_RDWR, fops);
 	if (IS_ERR(file)) {
-		iput(region->inode);
+		iput(inode);
 		module_put(THIS_MODULE);
 		return file;
 	}
@@ -124,7 +137,9 @@ struct cowshare_region *cowshare_region_alloc(pgoff_t npages)
 		return ERR_PTR(-ENOMEM);
 	region->npages = npages;
 	region->creator = current_euid();
+	region->root = region;
 	INIT_LIST_HEAD(&region->node);
+	xa_init(&region->overlay);
 
 	inode = cowshare_alloc_inode();
 	if (IS_ERR(inode)) {
@@ -158,7 +173,8 @@ int cowshare_region_install_fd(struct cowshare_region *region, unsigned int flag
 	fd = get_unused_fd_flags(O_RDWR | ((flags & COWSHARE_CLOEXEC) ? O_CLOEXEC : 0));
 	if (fd < 0)
 		return fd;
-	file = cowshare_file_alloc(region, "cowshare-region", &cowshare_region_fops, region);
+	file = cowshare_file_alloc(region->inode, "cowshare-region", &cowshare_region_fops,
+				   region);
 	if (IS_ERR(file)) {
 		put_unused_fd(fd);
 		return PTR_ERR(file);
@@ -404,11 +420,54 @@ struct cowshare_region *cowshare_region_from_file(struct file *file)
  * use. The page lock orders a base write against a view copying the page,
  * so that a copy is never torn.
  */
-struct page *cowshare_base_page(struct cowshare_region *region, pgoff_t index)
+/* A snapshot layer's own page at @index, referenced; else NULL, @index at the root. */
+static struct page *cowshare_layer_page(struct cowshare_region **region, pgoff_t *index)
 {
-	struct address_space *mapping = region->inode->i_mapping;
+	struct cowshare_region *layer = *region;
 	struct page *page;
 
+	for (; layer->lower; *index += layer->lower_off, layer = layer->lower) {
+		xa_lock(&layer->overlay);
+		page = xa_load(&layer->overlay, *index);
+		if (page)
+			get_page(page);
+		xa_unlock(&layer->overlay);
+		if (page)
+			return page;
+	}
+	*region = layer;
+	return NULL;
+}
+
+/*
+ * The base page @index, referenced, or NULL where the base is still
+ * unallocated (zero). Not locked.
+ */
+struct page *cowshare_base_peek(struct cowshare_region *region, pgoff_t index)
+{
+	struct page *page = cowshare_layer_page(&region, &index);
+
+	if (page)
+		return page;
+	page = pagecache_get_page(region->inode->i_mapping, index, 0, 0);
+	if (page && !PageUptodate(page)) {
+		lock_page(page);	/* wait for the zero-fill */
+		unlock_page(page);
+	}
+	return page;
+}
+
+struct page *cowshare_base_page(struct cowshare_region *region, pgoff_t index)
+{
+	struct address_space *mapping;
+	struct page *page;
+
+	page = cowshare_layer_page(&region, &index);
+	if (page) {
+		lock_page(page);
+		return page;
+	}
+	mapping = region->inode->i_mapping;
 	page = pagecache_get_page(mapping, index, FGP_LOCK | FGP_CREAT,
 				  mapping_gfp_mask(mapping));
 	if (!page)
@@ -426,7 +485,6 @@ struct page *cowshare_base_page(struct cowshare_region *region, pgoff_t index)
 static ssize_t cowshare_region_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
 	struct cowshare_region *region = iocb->ki_filp->private_data;
-	struct address_space *mapping = region->inode->i_mapping;
 	loff_t size = i_size_read(region->inode);
 	loff_t pos = iocb->ki_pos;
 	ssize_t done = 0;
@@ -444,11 +502,7 @@ static ssize_t cowshare_region_read_iter(struct kiocb *iocb, struct iov_iter *to
 		 * Not locked while copying out: the user buffer may be a view
 		 * of this very page, whose write fault locks it to copy it.
 		 */
-		page = pagecache_get_page(mapping, pos >> PAGE_SHIFT, 0, 0);
-		if (page && !PageUptodate(page)) {
-			lock_page(page);	/* wait for the zero-fill */
-			unlock_page(page);
-		}
+		page = cowshare_base_peek(region, pos >> PAGE_SHIFT);
 		if (page) {
 			copied = copy_page_to_iter(page, offset, len, to);
 			put_page(page);
@@ -563,6 +617,14 @@ static int cowshare_region_info(struct cowshare_region *region, void __user *uar
 	return cowshare_copy_struct_out(uarg, &info, sizeof(info), usize);
 }
 
+/* After this no base write runs or starts: they hold the inode lock. */
+void cowshare_region_seal_base(struct cowshare_region *region)
+{
+	inode_lock(region->inode);
+	WRITE_ONCE(region->sealed, true);
+	inode_unlock(region->inode);
+}
+
 static int cowshare_region_seal(struct cowshare_region *region, void __user *uarg)
 {
 	struct cowshare_seal args;
@@ -574,9 +636,7 @@ static int cowshare_region_seal(struct cowshare_region *region, void __user *uar
 		return ret;
 	if (args.flags)
 		return -EINVAL;
-	inode_lock(region->inode);
-	WRITE_ONCE(region->sealed, true);
-	inode_unlock(region->inode);
+	cowshare_region_seal_base(region);
 	return 0;
 }
 
@@ -595,6 +655,8 @@ long cowshare_region_ioctl(struct file *file, unsigned int cmd, unsigned long ar
 		return cowshare_view_range(region, cmd, uarg);
 	case COWSHARE_IOC_SEAL:
 		return cowshare_region_seal(region, uarg);
+	case COWSHARE_IOC_SNAPSHOT:
+		return cowshare_view_snapshot(region, uarg);
 	default:
 		return -ENOTTY;
 	}

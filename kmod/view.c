@@ -34,6 +34,28 @@ struct cowshare_vma_link {
 
 static const struct vm_operations_struct cowshare_vm_ops;
 
+/*
+ * A view's vmas index the root region of its region's snapshot chain (their
+ * vm_file is on the root's inode, so that fault-around maps the root's
+ * pages); the view and its copies use indexes of its own region.
+ */
+static pgoff_t cowshare_index(struct cowshare_view *view, pgoff_t pgoff)
+{
+	return pgoff - view->shift;
+}
+
+static pgoff_t cowshare_vma_first(struct cowshare_view *view, struct vm_area_struct *vma)
+{
+	return cowshare_index(view, vma->vm_pgoff);
+}
+
+/* The user address of region index @idx in @vma. */
+static unsigned long cowshare_index_addr(struct cowshare_view *view,
+					 struct vm_area_struct *vma, pgoff_t idx)
+{
+	return vma->vm_start + ((idx - cowshare_vma_first(view, vma)) << PAGE_SHIFT);
+}
+
 /* A view's own file: only ever a vm_file, never an fd. */
 static const struct file_operations cowshare_view_fops = {
 	.owner = THIS_MODULE,
@@ -107,6 +129,16 @@ static void cowshare_own_page(struct cowshare_view *view, struct page *copy, pgo
 }
 
 /*
+ * The view lets go of a copy, under its page lock. A copy a snapshot took
+ * as its base keeps the snapshot's identity.
+ */
+static void cowshare_disown_page(struct cowshare_view *view, struct page *page)
+{
+	if (view->copies_inode && page->mapping == view->copies_inode->i_mapping)
+		page->mapping = NULL;
+}
+
+/*
  * Forget the view's copy of @idx (not mapped by the view any more). Others
  * may still hold it (a pipe, a pin): like a truncated page cache page, it
  * loses its mapping first, under the page lock.
@@ -117,7 +149,7 @@ static void cowshare_drop_copy(struct cowshare_view *view, pgoff_t idx,
 	xa_erase(&view->copies, idx);
 	if (!locked)
 		lock_page(page);
-	page->mapping = NULL;
+	cowshare_disown_page(view, page);
 	if (!locked)
 		unlock_page(page);
 	put_page(page);
@@ -163,7 +195,9 @@ static bool cowshare_view_covers(struct cowshare_view *view, pgoff_t idx)
 	list_for_each_entry(link, &view->vmas, node) {
 		struct vm_area_struct *vma = link->vma;
 
-		if (idx >= vma->vm_pgoff && idx < vma->vm_pgoff + vma_pages(vma))
+		pgoff_t first = cowshare_vma_first(view, vma);
+
+		if (idx >= first && idx < first + vma_pages(vma))
 			return true;
 	}
 	return false;
@@ -221,22 +255,15 @@ static void cowshare_unlock_put(struct page *page)
  * unmap itself, was dropped by the user with MADV_DONTNEED: forget it, so
  * that the view shows the base again.
  */
-static struct page *cowshare_own_copy(struct cowshare_view *view,
-				      struct vm_area_struct *vma, pgoff_t idx,
-				      unsigned long addr)
+/*
+ * Replace the view's copy @page of @idx (locked, referenced) by a new copy
+ * of it, returned locked and referenced; @page is released.
+ */
+static struct page *cowshare_replace_copy(struct cowshare_view *view,
+					  struct vm_area_struct *vma, pgoff_t idx,
+					  unsigned long addr, struct page *page)
 {
-	struct page *page, *copy;
-
-	page = cowshare_lock_copy(view, idx);
-	if (!page)
-		return NULL;
-	if (!page_mapped(page) && !xa_get_mark(&view->copies, idx, COPY_UNMAPPED)) {
-		cowshare_drop_copy(view, idx, page, true);
-		cowshare_unlock_put(page);
-		return NULL;
-	}
-	if (!xa_get_mark(&view->copies, idx, COPY_REPLACE))
-		return page;
+	struct page *copy;
 
 	copy = cowshare_alloc_copy(vma);
 	if (!copy) {
@@ -251,13 +278,33 @@ static struct page *cowshare_own_copy(struct cowshare_view *view,
 	/* Replaces an entry: needs no allocation. */
 	__xa_store(&view->copies, idx, copy, GFP_NOWAIT);
 	__xa_clear_mark(&view->copies, idx, COPY_REPLACE);
+	__xa_clear_mark(&view->copies, idx, COPY_FROZEN);
 	__xa_set_mark(&view->copies, idx, COPY_UNMAPPED);
 	xa_unlock(&view->copies);
 	atomic_long_inc(&view->cow_faults);
-	page->mapping = NULL;
+	cowshare_disown_page(view, page);
 	cowshare_unlock_put(page);
 	put_page(page);			/* the xarray's */
 	return copy;
+}
+
+static struct page *cowshare_own_copy(struct cowshare_view *view,
+				      struct vm_area_struct *vma, pgoff_t idx,
+				      unsigned long addr)
+{
+	struct page *page;
+
+	page = cowshare_lock_copy(view, idx);
+	if (!page)
+		return NULL;
+	if (!page_mapped(page) && !xa_get_mark(&view->copies, idx, COPY_UNMAPPED)) {
+		cowshare_drop_copy(view, idx, page, true);
+		cowshare_unlock_put(page);
+		return NULL;
+	}
+	if (xa_get_mark(&view->copies, idx, COPY_REPLACE))
+		return cowshare_replace_copy(view, vma, idx, addr, page);
+	return page;
 }
 
 /*
@@ -317,6 +364,8 @@ static struct page *cowshare_writable_copy(struct cowshare_view *view,
 
 	for (;;) {
 		page = cowshare_own_copy(view, vma, idx, addr);
+		if (!IS_ERR_OR_NULL(page) && xa_get_mark(&view->copies, idx, COPY_FROZEN))
+			return cowshare_replace_copy(view, vma, idx, addr, page);
 		if (page)
 			return page;
 		page = cowshare_copy_base(view, vma, idx, addr);
@@ -334,28 +383,29 @@ static vm_fault_t cowshare_vm_fault(struct vm_fault *vmf)
 {
 	struct vm_area_struct *vma = vmf->vma;
 	struct cowshare_view *view = vma->vm_private_data;
+	pgoff_t idx = cowshare_index(view, vmf->pgoff);
 	struct page *page;
 
-	if (vmf->pgoff >= view->region->npages)
+	if (idx >= view->region->npages)
 		return VM_FAULT_SIGBUS;
 	if (unlikely(view->fork_failed))
 		return VM_FAULT_OOM;
 
 	if (vmf->flags & FAULT_FLAG_WRITE) {
-		page = cowshare_writable_copy(view, vma, vmf->pgoff, vmf->address);
+		page = cowshare_writable_copy(view, vma, idx, vmf->address);
 		if (IS_ERR(page))
 			return vmf_error(PTR_ERR(page));
 		vmf->page = page;
 		return VM_FAULT_LOCKED;
 	}
 
-	page = cowshare_own_copy(view, vma, vmf->pgoff, vmf->address);
+	page = cowshare_own_copy(view, vma, idx, vmf->address);
 	if (IS_ERR(page))
 		return vmf_error(PTR_ERR(page));
 	if (page) {
-		xa_clear_mark(&view->copies, vmf->pgoff, COPY_UNMAPPED);
+		xa_clear_mark(&view->copies, idx, COPY_UNMAPPED);
 	} else {
-		page = cowshare_base_page(view->region, vmf->pgoff);
+		page = cowshare_base_page(view->region, idx);
 		if (IS_ERR(page))
 			return vmf_error(PTR_ERR(page));
 		atomic_long_inc(&view->read_faults);
@@ -366,8 +416,9 @@ static vm_fault_t cowshare_vm_fault(struct vm_fault *vmf)
 
 /*
  * ->page_mkwrite: a write to a read-only pte, or the write fault of
- * ->fault above. For a base page, make the view's copy, empty the pte and
- * let the CPU fault again: ->fault then maps the copy. The core cannot
+ * ->fault above. The view's own copy may be written in place. For any other
+ * page, make the view's copy, empty the pte and let the CPU fault again:
+ * ->fault then maps the copy. The core cannot
  * replace a page in a shared mapping, and never a valid pte by another
  * (break-before-make on arm64).
  */
@@ -375,56 +426,76 @@ static vm_fault_t cowshare_vm_page_mkwrite(struct vm_fault *vmf)
 {
 	struct vm_area_struct *vma = vmf->vma;
 	struct cowshare_view *view = vma->vm_private_data;
+	pgoff_t idx = cowshare_index(view, vmf->pgoff);
 	struct page *page = vmf->page;
 	struct page *copy;
 
-	if (page->mapping == view->region->inode->i_mapping) {
-		copy = cowshare_writable_copy(view, vma, vmf->pgoff, vmf->address);
-		if (IS_ERR(copy))
-			return vmf_error(PTR_ERR(copy));
-		/*
-		 * A racing writer may have mapped the copy here already: the
-		 * zap may take it, and the mark says that was the module.
-		 */
-		xa_set_mark(&view->copies, vmf->pgoff, COPY_UNMAPPED);
-		cowshare_zap_range(vma, vmf->address & PAGE_MASK, PAGE_SIZE);
-		cowshare_unlock_put(copy);
-		return VM_FAULT_NOPAGE;
-	}
-
 	lock_page(page);
-	if (xa_load(&view->copies, vmf->pgoff) != page) {
-		/* Dropped meanwhile: fault again on an empty pte. */
-		unlock_page(page);
-		cowshare_zap_range(vma, vmf->address & PAGE_MASK, PAGE_SIZE);
-		return VM_FAULT_NOPAGE;
+	if (xa_load(&view->copies, idx) == page &&
+	    !xa_get_mark(&view->copies, idx, COPY_FROZEN)) {
+		/* The view's own copy, mapped read-only: write it in place. */
+		xa_clear_mark(&view->copies, idx, COPY_UNMAPPED);
+		return VM_FAULT_LOCKED;
 	}
-	xa_clear_mark(&view->copies, vmf->pgoff, COPY_UNMAPPED);
-	return VM_FAULT_LOCKED;
+	unlock_page(page);
+
+	/* A base page, or a copy a snapshot took as its base. */
+	copy = cowshare_writable_copy(view, vma, idx, vmf->address);
+	if (IS_ERR(copy))
+		return vmf_error(PTR_ERR(copy));
+	/*
+	 * A racing writer may have mapped the copy here already: the zap
+	 * may take it, and the mark says that was the module.
+	 */
+	xa_set_mark(&view->copies, idx, COPY_UNMAPPED);
+	cowshare_zap_range(vma, vmf->address & PAGE_MASK, PAGE_SIZE);
+	cowshare_unlock_put(copy);
+	return VM_FAULT_NOPAGE;
 }
 
 /*
- * ->map_pages: fault-around maps the base pages near a read fault, except
- * where the view holds a copy, which only ->fault maps.
+ * The first index in [pos, end] that fault-around must leave to ->fault:
+ * the view holds a copy there, or a snapshot layer above the root region
+ * holds a page of its own; end + 1 if none. Runs under RCU on 6.12.
  */
-static vm_fault_t cowshare_vm_map_pages(struct vm_fault *vmf, pgoff_t start,
-					pgoff_t end)
+static pgoff_t cowshare_next_blocked(struct cowshare_view *view, pgoff_t pos, pgoff_t end)
+{
+	struct cowshare_region *layer = view->region;
+	unsigned long i = pos;
+	pgoff_t stop = end + 1, off = 0;
+
+	if (xa_find(&view->copies, &i, end, XA_PRESENT))
+		stop = i;
+	for (; layer->lower; off += layer->lower_off, layer = layer->lower) {
+		i = pos + off;
+		if (xa_find(&layer->overlay, &i, end + off, XA_PRESENT) && i - off < stop)
+			stop = i - off;
+	}
+	return stop;
+}
+
+/*
+ * ->map_pages: fault-around maps the root region's base pages near a read
+ * fault, except where the view holds a copy or a snapshot layer a page,
+ * which only ->fault maps.
+ */
+static vm_fault_t cowshare_vm_map_pages(struct vm_fault *vmf, pgoff_t start_pgoff,
+					pgoff_t end_pgoff)
 {
 	struct cowshare_view *view = vmf->vma->vm_private_data;
 	pgoff_t npages = view->region->npages;
+	pgoff_t start = cowshare_index(view, start_pgoff);
+	pgoff_t end = cowshare_index(view, end_pgoff);
 	vm_fault_t ret = 0;
 
 	if (start >= npages)
 		return 0;
 	end = min(end, npages - 1);
 	while (start <= end) {
-		unsigned long copy = start;
-		pgoff_t stop = end + 1;
+		pgoff_t stop = cowshare_next_blocked(view, start, end);
 
-		if (xa_find(&view->copies, &copy, end, XA_PRESENT))
-			stop = copy;
 		if (stop > start)
-			ret |= filemap_map_pages(vmf, start, stop - 1);
+			ret |= filemap_map_pages(vmf, start + view->shift, stop - 1 + view->shift);
 		start = stop + 1;
 	}
 	if (ret & VM_FAULT_NOPAGE)
@@ -442,7 +513,7 @@ static int cowshare_vm_access(struct vm_area_struct *vma, unsigned long addr,
 {
 	struct cowshare_view *view = vma->vm_private_data;
 	struct cowshare_region *region = view->region;
-	pgoff_t idx = linear_page_index(vma, addr);
+	pgoff_t idx = cowshare_index(view, linear_page_index(vma, addr));
 	unsigned int offset = offset_in_page(addr);
 	struct page *page;
 	void *kaddr;
@@ -469,17 +540,18 @@ static int cowshare_vm_access(struct vm_area_struct *vma, unsigned long addr,
 	}
 
 	page = cowshare_lock_copy(view, idx);
+	if (page)
+		unlock_page(page);
+	else
+		page = cowshare_base_peek(region, idx);
 	if (!page) {
-		page = pagecache_get_page(region->inode->i_mapping, idx, FGP_LOCK, 0);
-		if (!page) {
-			memset(buf, 0, len);
-			return len;
-		}
+		memset(buf, 0, len);
+		return len;
 	}
 	kaddr = kmap_local_page(page);
 	memcpy(buf, kaddr + offset, len);
 	kunmap_local(kaddr);
-	cowshare_unlock_put(page);
+	put_page(page);
 	return len;
 }
 
@@ -500,6 +572,7 @@ static struct cowshare_view *cowshare_fork_child(struct cowshare_view *parent,
 		 * swapped here. Views of different mms never merge anyway.
 		 */
 		child->file = parent->file;
+		child->shift = parent->shift;
 		if (parent->fork_child)
 			parent->fork_child->fork_parent = NULL;
 		parent->fork_child = child;
@@ -518,7 +591,7 @@ static struct cowshare_view *cowshare_fork_child(struct cowshare_view *parent,
  */
 static void cowshare_view_fork(struct cowshare_view *parent, struct vm_area_struct *vma)
 {
-	pgoff_t first = vma->vm_pgoff, last = vma->vm_pgoff + vma_pages(vma) - 1;
+	pgoff_t first = cowshare_vma_first(parent, vma), last = first + vma_pages(vma) - 1;
 	struct vm_area_struct *pvma;
 	struct cowshare_view *child;
 	struct page *page, *copy;
@@ -539,8 +612,7 @@ static void cowshare_view_fork(struct cowshare_view *parent, struct vm_area_stru
 			child->fork_failed = true;
 			break;
 		}
-		copy_user_highpage(copy, page, vma->vm_start +
-				   ((idx - vma->vm_pgoff) << PAGE_SHIFT), vma);
+		copy_user_highpage(copy, page, cowshare_index_addr(parent, vma, idx), vma);
 		cowshare_own_page(child, copy, idx);
 		xa_store(&child->copies, idx, copy, GFP_KERNEL_ACCOUNT | __GFP_NOFAIL);
 		xa_set_mark(&child->copies, idx, COPY_UNMAPPED);
@@ -560,8 +632,7 @@ static void cowshare_view_fork(struct cowshare_view *parent, struct vm_area_stru
 			continue;
 		xa_set_mark(&parent->copies, idx, COPY_REPLACE);
 		xa_set_mark(&parent->copies, idx, COPY_UNMAPPED);
-		cowshare_zap_range(pvma, pvma->vm_start +
-				   ((idx - pvma->vm_pgoff) << PAGE_SHIFT), PAGE_SIZE);
+		cowshare_zap_range(pvma, cowshare_index_addr(parent, pvma, idx), PAGE_SIZE);
 	}
 }
 
@@ -583,7 +654,7 @@ static void cowshare_vm_open(struct vm_area_struct *vma)
 static void cowshare_vm_close(struct vm_area_struct *vma)
 {
 	struct cowshare_view *view = vma->vm_private_data;
-	pgoff_t first = vma->vm_pgoff, last = vma->vm_pgoff + vma_pages(vma) - 1;
+	pgoff_t first = cowshare_vma_first(view, vma), last = first + vma_pages(vma) - 1;
 	struct cowshare_vma_link *link;
 	unsigned long idx;
 	struct page *page;
@@ -627,10 +698,16 @@ int cowshare_view_mmap(struct cowshare_region *region, struct vm_area_struct *vm
 	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
 
+	/* The vma indexes the root region, whose page cache fault-around maps. */
+	if (vma->vm_pgoff + region->root_off < vma->vm_pgoff)
+		return -EOVERFLOW;
+
 	view = cowshare_view_alloc(region, vma->vm_mm, GFP_KERNEL_ACCOUNT);
 	if (!view)
 		return -ENOMEM;
-	file = cowshare_file_alloc(region, "cowshare-view", &cowshare_view_fops, view);
+	view->shift = region->root_off;
+	file = cowshare_file_alloc(region->root->inode, "cowshare-view", &cowshare_view_fops,
+				   view);
 	if (IS_ERR(file)) {
 		ret = PTR_ERR(file);
 		goto err_view;
@@ -644,6 +721,7 @@ int cowshare_view_mmap(struct cowshare_region *region, struct vm_area_struct *vm
 	view->file = file;
 	vma_set_file(vma, file);
 	fput(file);
+	vma->vm_pgoff += view->shift;
 	vma->vm_ops = &cowshare_vm_ops;
 	vma->vm_private_data = view;
 	return 0;
@@ -683,10 +761,10 @@ int cowshare_view_info(struct cowshare_region *region, void __user *uarg)
 	view = vma->vm_private_data;
 	info.start = vma->vm_start;
 	info.length = vma->vm_end - vma->vm_start;
-	info.offset = (u64)vma->vm_pgoff << PAGE_SHIFT;
+	info.offset = (u64)cowshare_vma_first(view, vma) << PAGE_SHIFT;
 	info.private_pages = 0;
-	xa_for_each_range(&view->copies, idx, page, vma->vm_pgoff,
-			  vma->vm_pgoff + vma_pages(vma) - 1)
+	xa_for_each_range(&view->copies, idx, page, cowshare_vma_first(view, vma),
+			  cowshare_vma_first(view, vma) + vma_pages(vma) - 1)
 		info.private_pages++;
 	info.read_faults = atomic_long_read(&view->read_faults);
 	info.cow_faults = atomic_long_read(&view->cow_faults);
@@ -736,14 +814,13 @@ static void cowshare_drop_reported(struct cowshare_view *view, struct vm_area_st
 				xa_erase(&view->copies, first + base + i);
 				unlock_page(batch[i]);
 			}
-			cowshare_zap_range(vma, vma->vm_start +
-					   ((first + base - vma->vm_pgoff) << PAGE_SHIFT),
+			cowshare_zap_range(vma, cowshare_index_addr(view, vma, first + base),
 					   n << PAGE_SHIFT);
 			for (i = 0; i < n; i++) {
 				if (!batch[i])
 					continue;
 				lock_page(batch[i]);
-				batch[i]->mapping = NULL;
+				cowshare_disown_page(view, batch[i]);
 				unlock_page(batch[i]);
 				put_page(batch[i]);	/* ours */
 				put_page(batch[i]);	/* the xarray's */
@@ -796,7 +873,7 @@ long cowshare_view_range(struct cowshare_region *region, unsigned int cmd,
 		goto out_unlock;
 	}
 	view = vma->vm_private_data;
-	first = linear_page_index(vma, args.addr);
+	first = cowshare_index(view, linear_page_index(vma, args.addr));
 
 	/* O(copies in the range): the xarray skips what was never copied. */
 	xa_for_each_range(&view->copies, idx, page, first, first + npages - 1) {
@@ -817,4 +894,94 @@ out_unlock:
 	mmap_read_unlock(mm);
 	kvfree(dirty);
 	return ret ? ret : count;
+}
+
+/*
+ * COWSHARE_IOC_SNAPSHOT: a new region whose base is the caller's view of
+ * @region over a range, in O(copies in the range). The new region is a
+ * layer over @region: the view's copies become its own base pages, without
+ * copying, and the view copies them again before its next write to them
+ * (COPY_FROZEN); every other page is @region's base, shared. Both bases
+ * are sealed from then on: neither may change under the other.
+ */
+int cowshare_view_snapshot(struct cowshare_region *region, void __user *uarg)
+{
+	struct mm_struct *mm = current->mm;
+	struct cowshare_region *snap;
+	struct cowshare_range args;
+	struct vm_area_struct *vma;
+	struct cowshare_view *view;
+	unsigned long npages, idx;
+	struct page *page;
+	pgoff_t first;
+	u32 usize;
+	int ret;
+
+	ret = cowshare_copy_struct_in(&args, sizeof(args), sizeof(args), uarg, &usize);
+	if (ret)
+		return ret;
+	if (args.flags & ~COWSHARE_CLOEXEC || args.bitmap)
+		return -EINVAL;
+	if (!args.length || offset_in_page(args.addr) ||
+	    args.length > TASK_SIZE || args.addr > TASK_SIZE - args.length)
+		return -EINVAL;
+	npages = DIV_ROUND_UP(args.length, PAGE_SIZE);
+
+	snap = cowshare_region_alloc(npages);
+	if (IS_ERR(snap))
+		return PTR_ERR(snap);
+	WRITE_ONCE(snap->sealed, true);
+
+	/* Not under the mmap lock: base writes take it (faulting) after this. */
+	cowshare_region_seal_base(region);
+
+	if (mmap_read_lock_killable(mm)) {
+		ret = -EINTR;
+		goto out_iput;
+	}
+	vma = cowshare_find_view_vma(region, args.addr, npages << PAGE_SHIFT);
+	view = vma ? vma->vm_private_data : NULL;
+	first = view ? cowshare_index(view, linear_page_index(vma, args.addr)) : 0;
+	if (!vma || first + npages > region->npages) {
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+	ihold(region->inode);
+	snap->lower = region;
+	snap->lower_off = first;
+	snap->root = region->root;
+	snap->root_off = region->root_off + first;
+
+	xa_for_each_range(&view->copies, idx, page, first, first + npages - 1) {
+		page = cowshare_lock_copy(view, idx);
+		if (!page)
+			continue;
+		/* No write reaches the page once its ptes are gone. */
+		xa_set_mark(&view->copies, idx, COPY_FROZEN);
+		xa_set_mark(&view->copies, idx, COPY_UNMAPPED);
+		cowshare_zap_range(vma, cowshare_index_addr(view, vma, idx), PAGE_SIZE);
+		page->mapping = snap->inode->i_mapping;
+		page->index = idx - first;
+		get_page(page);
+		ret = xa_insert(&snap->overlay, idx - first, page, GFP_KERNEL_ACCOUNT);
+		if (ret) {
+			page->mapping = NULL;
+			cowshare_unlock_put(page);
+			put_page(page);
+			goto out_unlock;
+		}
+		cowshare_unlock_put(page);
+		atomic_long_inc(&snap->base_pages);
+		atomic_long_inc(&cowshare_stats.base_pages);
+	}
+	mmap_read_unlock(mm);
+	ret = cowshare_region_install_fd(snap, args.flags);
+	iput(snap->inode);
+	return ret;
+
+out_unlock:
+	mmap_read_unlock(mm);
+out_iput:
+	iput(snap->inode);
+	return ret;
 }
