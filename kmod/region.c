@@ -258,7 +258,8 @@ static int cowshare_fill_from_file(struct cowshare_region *region, struct file *
 {
 	pgoff_t idx, fill;
 	struct page *page;
-	ssize_t got;
+	ssize_t got = 0;
+	size_t done;
 	void *kaddr;
 	loff_t pos;
 
@@ -270,7 +271,12 @@ static int cowshare_fill_from_file(struct cowshare_region *region, struct file *
 			return PTR_ERR(page);
 		pos = offset + ((u64)idx << PAGE_SHIFT);
 		kaddr = kmap_local_page(page);
-		got = kernel_read(file, kaddr, PAGE_SIZE, &pos);
+		/* A read may return less than asked before the end of file. */
+		for (done = 0; done < PAGE_SIZE; done += got) {
+			got = kernel_read(file, kaddr + done, PAGE_SIZE - done, &pos);
+			if (got <= 0)
+				break;
+		}
 		kunmap_local(kaddr);
 		flush_dcache_page(page);
 		unlock_page(page);
@@ -286,9 +292,8 @@ static int cowshare_fill_from_file(struct cowshare_region *region, struct file *
 
 int cowshare_region_create_from_file(const struct cowshare_create_from_file *args)
 {
-	static DEFINE_MUTEX(cowshare_image_lock);	/* one image built at a time */
 	bool share = args->flags & COWSHARE_SHARE_BY_FILE;
-	struct cowshare_region *region;
+	struct cowshare_region *region, *other;
 	struct cowshare_file_key key;
 	struct fd f;
 	pgoff_t npages;
@@ -308,7 +313,6 @@ int cowshare_region_create_from_file(const struct cowshare_create_from_file *arg
 	if (ret)
 		goto out_fdput;
 
-	mutex_lock(&cowshare_image_lock);
 	if (share) {
 		mutex_lock(&cowshare_regions_lock);
 		region = cowshare_find_image(&key);
@@ -316,10 +320,11 @@ int cowshare_region_create_from_file(const struct cowshare_create_from_file *arg
 		if (region)
 			goto install;
 	}
+	/* Built without a lock held: reading a large or slow file blocks no one. */
 	region = cowshare_region_alloc(npages);
 	if (IS_ERR(region)) {
 		ret = PTR_ERR(region);
-		goto out_unlock;
+		goto out_fdput;
 	}
 	ret = cowshare_fill_from_file(region, fd_file(f), args->offset, key.size);
 	if (ret)
@@ -327,15 +332,22 @@ int cowshare_region_create_from_file(const struct cowshare_create_from_file *arg
 	region->file_image = true;
 	WRITE_ONCE(region->sealed, true);
 	region->file_key = key;
-	mutex_lock(&cowshare_regions_lock);
-	region->shared_image = share;
-	mutex_unlock(&cowshare_regions_lock);
+	if (share) {
+		/* Two loaders raced: the first published wins, the other's goes. */
+		mutex_lock(&cowshare_regions_lock);
+		other = cowshare_find_image(&key);
+		if (!other)
+			region->shared_image = true;
+		mutex_unlock(&cowshare_regions_lock);
+		if (other) {
+			iput(region->inode);
+			region = other;
+		}
+	}
 install:
 	ret = cowshare_region_install_fd(region, args->flags);
 out_iput:
 	iput(region->inode);
-out_unlock:
-	mutex_unlock(&cowshare_image_lock);
 out_fdput:
 	fdput(f);
 	return ret;

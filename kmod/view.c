@@ -790,60 +790,94 @@ static struct vm_area_struct *cowshare_find_view_vma(struct cowshare_region *reg
 
 #define COWSHARE_DROP_BATCH	64
 
-/*
- * Drop the copies whose bit is set in @dirty: only those, so that a copy
- * made after the caller's report is kept for its next one. Each copy leaves
- * the xarray under its page lock (a fault then maps the base), then the
- * ptes of the batch go, then the copies: a write racing in through a pte
- * still present lands in a copy that was reported and is dropped.
- */
-static void cowshare_drop_reported(struct cowshare_view *view, struct vm_area_struct *vma,
-				   pgoff_t first, unsigned long npages,
-				   const unsigned long *dirty)
-{
-	struct page *batch[COWSHARE_DROP_BATCH];
-	unsigned long start, end, i, n, base;
+/* A copy a dirty report saw, referenced until the call ends. */
+struct cowshare_reported {
+	pgoff_t idx;
+	struct page *page;
+};
 
-	for_each_set_bitrange(start, end, dirty, npages) {
-		for (base = start; base < end; base += n) {
-			n = min_t(unsigned long, end - base, COWSHARE_DROP_BATCH);
-			for (i = 0; i < n; i++) {
-				batch[i] = cowshare_lock_copy(view, first + base + i);
-				if (!batch[i])
-					continue;
-				xa_erase(&view->copies, first + base + i);
-				unlock_page(batch[i]);
-			}
-			cowshare_zap_range(vma, cowshare_index_addr(view, vma, first + base),
-					   n << PAGE_SHIFT);
-			for (i = 0; i < n; i++) {
-				if (!batch[i])
-					continue;
-				lock_page(batch[i]);
-				cowshare_disown_page(view, batch[i]);
-				unlock_page(batch[i]);
-				put_page(batch[i]);	/* ours */
-				put_page(batch[i]);	/* the xarray's */
-				cowshare_uncount_copy(view);
-			}
-			cond_resched();
-		}
+/* Zap the ptes of a run of dropped copies, then let the copies go. */
+static void cowshare_release_run(struct cowshare_view *view, struct vm_area_struct *vma,
+				 struct cowshare_reported *run, unsigned long n)
+{
+	unsigned long i;
+
+	if (!n)
+		return;
+	cowshare_zap_range(vma, cowshare_index_addr(view, vma, run[0].idx), n << PAGE_SHIFT);
+	for (i = 0; i < n; i++) {
+		lock_page(run[i].page);
+		cowshare_disown_page(view, run[i].page);
+		unlock_page(run[i].page);
+		put_page(run[i].page);		/* the xarray's */
+		cowshare_uncount_copy(view);
 	}
+}
+
+/*
+ * Drop the reported copies, and only those: a copy made since the report
+ * (even at a reported index, by another thread's write after another
+ * reset) is kept for the next report. Each copy leaves the xarray under its
+ * page lock (a fault then maps the base), then the ptes of each run of
+ * consecutive pages go with one zap: a write racing in through a pte still
+ * present lands in a copy that was reported and is dropped.
+ */
+static void cowshare_drop_reported(struct cowshare_region *region, unsigned long addr,
+				   unsigned long len, struct cowshare_reported *rep,
+				   unsigned long nr)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	struct cowshare_view *view;
+	unsigned long i, start = 0, n = 0;
+
+	mmap_read_lock(mm);
+	/* Unmapped meanwhile: its copies went with it. */
+	vma = cowshare_find_view_vma(region, addr, len);
+	if (!vma)
+		goto out;
+	view = vma->vm_private_data;
+	for (i = 0; i < nr; i++) {
+		struct page *page = rep[i].page;
+		bool erased = false;
+
+		lock_page(page);
+		if (xa_load(&view->copies, rep[i].idx) == page) {
+			xa_erase(&view->copies, rep[i].idx);
+			erased = true;
+		}
+		unlock_page(page);
+		if (erased && n && rep[i].idx == rep[start + n - 1].idx + 1 &&
+		    n < COWSHARE_DROP_BATCH && start + n == i) {
+			n++;
+			continue;
+		}
+		cowshare_release_run(view, vma, rep + start, n);
+		start = i;
+		n = erased;
+		cond_resched();
+	}
+	cowshare_release_run(view, vma, rep + start, n);
+out:
+	mmap_read_unlock(mm);
 }
 
 long cowshare_view_range(struct cowshare_region *region, unsigned int cmd,
 			 void __user *uarg)
 {
 	unsigned int allowed = cmd == COWSHARE_IOC_DIRTY ? COWSHARE_DIRTY_RESET : 0;
+	struct cowshare_reported *rep = NULL;
 	struct mm_struct *mm = current->mm;
+	unsigned long npages, nr = 0, i;
 	struct cowshare_range args;
 	struct vm_area_struct *vma;
 	struct cowshare_view *view;
-	unsigned long npages, *dirty;
+	unsigned long *dirty;
 	struct page *page;
 	unsigned long idx;
 	pgoff_t first;
 	long count = 0;
+	bool drop;
 	u32 usize;
 	int ret;
 
@@ -858,6 +892,7 @@ long cowshare_view_range(struct cowshare_region *region, unsigned int cmd,
 	    args.length > TASK_SIZE || args.addr > TASK_SIZE - args.length)
 		return -EINVAL;
 	npages = DIV_ROUND_UP(args.length, PAGE_SIZE);
+	drop = cmd == COWSHARE_IOC_RESET || (args.flags & COWSHARE_DIRTY_RESET);
 
 	if (mmap_read_lock_killable(mm))
 		return -EINTR;
@@ -869,8 +904,8 @@ long cowshare_view_range(struct cowshare_region *region, unsigned int cmd,
 	/* Sized by a range that a mapping of the region holds. */
 	dirty = kvcalloc(BITS_TO_LONGS(npages), sizeof(long), GFP_KERNEL_ACCOUNT);
 	if (!dirty) {
-		ret = -ENOMEM;
-		goto out_unlock;
+		mmap_read_unlock(mm);
+		return -ENOMEM;
 	}
 	view = vma->vm_private_data;
 	first = cowshare_index(view, linear_page_index(vma, args.addr));
@@ -880,18 +915,40 @@ long cowshare_view_range(struct cowshare_region *region, unsigned int cmd,
 		__set_bit(idx - first, dirty);
 		count++;
 	}
-	/* Report before dropping: a failed report must drop nothing. */
+	if (drop && count) {
+		rep = kvmalloc_array(count, sizeof(*rep), GFP_KERNEL_ACCOUNT);
+		if (!rep) {
+			ret = -ENOMEM;
+			mmap_read_unlock(mm);
+			goto out_free;
+		}
+		xa_lock(&view->copies);
+		xa_for_each_range(&view->copies, idx, page, first, first + npages - 1) {
+			if (nr == count || !test_bit(idx - first, dirty))
+				continue;
+			get_page(page);
+			rep[nr].idx = idx;
+			rep[nr++].page = page;
+		}
+		xa_unlock(&view->copies);
+	}
+	mmap_read_unlock(mm);
+
+	/*
+	 * Report before dropping, and not under the mmap lock (the bitmap may
+	 * fault): a failed report drops nothing.
+	 */
 	if (cmd == COWSHARE_IOC_DIRTY &&
 	    copy_to_user(u64_to_user_ptr(args.bitmap), dirty,
-			 DIV_ROUND_UP(npages, 64) * sizeof(u64))) {
+			 DIV_ROUND_UP(npages, 64) * sizeof(u64)))
 		ret = -EFAULT;
-		goto out_unlock;
-	}
-	if (cmd == COWSHARE_IOC_RESET || (args.flags & COWSHARE_DIRTY_RESET))
-		cowshare_drop_reported(view, vma, first, npages, dirty);
+	else if (drop)
+		cowshare_drop_reported(region, args.addr, npages << PAGE_SHIFT, rep, nr);
 
-out_unlock:
-	mmap_read_unlock(mm);
+	for (i = 0; i < nr; i++)
+		put_page(rep[i].page);
+	kvfree(rep);
+out_free:
 	kvfree(dirty);
 	return ret ? ret : count;
 }
@@ -904,6 +961,20 @@ out_unlock:
  * (COPY_FROZEN); every other page is @region's base, shared. Both bases
  * are sealed from then on: neither may change under the other.
  */
+/* The caller's view vma holding the range, and the range's first index. */
+static struct vm_area_struct *cowshare_snapshot_vma(struct cowshare_region *region,
+						    unsigned long addr, unsigned long npages,
+						    pgoff_t *first)
+{
+	struct vm_area_struct *vma;
+
+	vma = cowshare_find_view_vma(region, addr, npages << PAGE_SHIFT);
+	if (!vma)
+		return NULL;
+	*first = cowshare_index(vma->vm_private_data, linear_page_index(vma, addr));
+	return *first + npages <= region->npages ? vma : NULL;
+}
+
 int cowshare_view_snapshot(struct cowshare_region *region, void __user *uarg)
 {
 	struct mm_struct *mm = current->mm;
@@ -927,31 +998,44 @@ int cowshare_view_snapshot(struct cowshare_region *region, void __user *uarg)
 		return -EINVAL;
 	npages = DIV_ROUND_UP(args.length, PAGE_SIZE);
 
+	/* Validate before sealing: a refused snapshot changes nothing. */
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	vma = cowshare_snapshot_vma(region, args.addr, npages, &first);
+	mmap_read_unlock(mm);
+	if (!vma)
+		return -EINVAL;
+
 	snap = cowshare_region_alloc(npages);
 	if (IS_ERR(snap))
 		return PTR_ERR(snap);
 	WRITE_ONCE(snap->sealed, true);
-
-	/* Not under the mmap lock: base writes take it (faulting) after this. */
+	/* Not under the mmap lock: a base write holds the inode lock and faults. */
 	cowshare_region_seal_base(region);
 
 	if (mmap_read_lock_killable(mm)) {
 		ret = -EINTR;
 		goto out_iput;
 	}
-	vma = cowshare_find_view_vma(region, args.addr, npages << PAGE_SHIFT);
-	view = vma ? vma->vm_private_data : NULL;
-	first = view ? cowshare_index(view, linear_page_index(vma, args.addr)) : 0;
-	if (!vma || first + npages > region->npages) {
+	/* Looked up again: the caller may have remapped meanwhile. */
+	vma = cowshare_snapshot_vma(region, args.addr, npages, &first);
+	if (!vma) {
 		ret = -EINVAL;
 		goto out_unlock;
 	}
+	view = vma->vm_private_data;
 	ihold(region->inode);
 	snap->lower = region;
 	snap->lower_off = first;
 	snap->root = region->root;
 	snap->root_off = region->root_off + first;
 
+	/* Room for every copy first, so that nothing fails once one is frozen. */
+	xa_for_each_range(&view->copies, idx, page, first, first + npages - 1) {
+		ret = xa_reserve(&snap->overlay, idx - first, GFP_KERNEL_ACCOUNT);
+		if (ret)
+			goto out_unlock;
+	}
 	xa_for_each_range(&view->copies, idx, page, first, first + npages - 1) {
 		page = cowshare_lock_copy(view, idx);
 		if (!page)
@@ -962,15 +1046,9 @@ int cowshare_view_snapshot(struct cowshare_region *region, void __user *uarg)
 		cowshare_zap_range(vma, cowshare_index_addr(view, vma, idx), PAGE_SIZE);
 		page->mapping = snap->inode->i_mapping;
 		page->index = idx - first;
-		get_page(page);
-		ret = xa_insert(&snap->overlay, idx - first, page, GFP_KERNEL_ACCOUNT);
-		if (ret) {
-			page->mapping = NULL;
-			cowshare_unlock_put(page);
-			put_page(page);
-			goto out_unlock;
-		}
-		cowshare_unlock_put(page);
+		/* A reserved slot: the store allocates nothing. The ref is the snapshot's. */
+		xa_store(&snap->overlay, idx - first, page, GFP_NOWAIT);
+		unlock_page(page);
 		atomic_long_inc(&snap->base_pages);
 		atomic_long_inc(&cowshare_stats.base_pages);
 	}

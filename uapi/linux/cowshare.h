@@ -135,7 +135,9 @@ struct cowshare_region_entry {
  * @flags: must be zero
  * @entries: user pointer to @nr_entries entries of @entry_size bytes
  * @nr_entries: in: room in @entries; out: entries written
- * @entry_size: sizeof(struct cowshare_region_entry) as the caller knows it
+ * @entry_size: sizeof(struct cowshare_region_entry) as the caller knows it:
+ *	at least the size of this first version (EINVAL); a larger entry's
+ *	extra bytes are zeroed
  * @start_id: list the regions whose id is at least this, in id order
  * @total: out: regions the caller may see with id >= @start_id
  *
