@@ -280,6 +280,28 @@ static inline int probe_access(void *addr, bool write)
 	return probe_signal;
 }
 
+/* Bit i of a COWSHARE_IOC_DIRTY bitmap (word i / 64, bit i % 64). */
+static inline bool dirty_bit(const uint64_t *bitmap, size_t i)
+{
+	return (bitmap[i / 64] >> (i % 64)) & 1;
+}
+
+/*
+ * PFN of base page idx of a region, seen through a fresh read-only
+ * one-page view (a read maps the base page, never a copy).
+ */
+static inline uint64_t region_base_pfn(struct __test_metadata *_metadata,
+				       int region, size_t idx)
+{
+	char *v = map_view(_metadata, region, psize(), PROT_READ,
+			   (off_t)(idx * psize()));
+	uint64_t pfn = touch_pfn(_metadata, v);
+
+	EXPECT_EQ(0, munmap(v, psize()));
+	EXPECT_NE(0, pfn);
+	return pfn;
+}
+
 /*
  * Fixture clean-up shared by the test files. Tests record the children
  * they fork here, so that a failed assertion in the parent still reaps

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,28 @@ static const struct u64_field global_fields[] = {
 	U64_FIELD(struct cowshare_global_info, max_region_size),
 	{ NULL, 0 },
 };
+
+static const struct u64_field region_fields[] = {
+	U64_FIELD(struct cowshare_region_entry, id),
+	U64_FIELD(struct cowshare_region_entry, length),
+	U64_FIELD(struct cowshare_region_entry, base_pages),
+	U64_FIELD(struct cowshare_region_entry, private_pages),
+	U64_FIELD(struct cowshare_region_entry, views),
+	U64_FIELD(struct cowshare_region_entry, region_flags),
+	U64_FIELD(struct cowshare_region_entry, creator_uid),
+	{ NULL, 0 },
+};
+
+/* region_flags bits shown by name, as booleans */
+static const struct {
+	const char *name;
+	uint64_t bit;
+} region_flag_names[] = {
+	{ "sealed", COWSHARE_REGION_SEALED },
+	{ "file_image", COWSHARE_REGION_FILE_IMAGE },
+};
+
+#define NR_REGION_FLAGS	(sizeof(region_flag_names) / sizeof(region_flag_names[0]))
 
 static unsigned long long field_u64(const void *info,
 				    const struct u64_field *f)
@@ -291,10 +314,203 @@ static int cmd_stats(const struct cowctl_cmd *cmd, int argc, char **argv)
 	return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+/* Regions per COWSHARE_IOC_LIST_REGIONS call. */
+#define LS_BATCH	64
+
+/* One region as a JSON object (no newline). */
+static void region_json(const struct cowshare_region_entry *e)
+{
+	const struct u64_field *f;
+	size_t i;
+
+	putchar('{');
+	for (f = region_fields; f->name; f++)
+		printf("%s\"%s\":%llu", f == region_fields ? "" : ",", f->name,
+		       field_u64(e, f));
+	for (i = 0; i < NR_REGION_FLAGS; i++)
+		printf(",\"%s\":%s", region_flag_names[i].name,
+		       (e->region_flags & region_flag_names[i].bit) ?
+		       "true" : "false");
+	putchar('}');
+}
+
+static const char *yes_no(uint64_t flags, uint64_t bit)
+{
+	return (flags & bit) ? "yes" : "no";
+}
+
+static void ls_header(void)
+{
+	printf("%-8s %14s %10s %6s %10s %-6s %-4s %s\n", "ID", "SIZE", "BASE",
+	       "VIEWS", "PRIVATE", "SEALED", "FILE", "UID");
+}
+
+static void ls_row(const struct cowshare_region_entry *e)
+{
+	printf("%-8llu %14llu %10llu %6llu %10llu %-6s %-4s %llu\n",
+	       (unsigned long long)e->id, (unsigned long long)e->length,
+	       (unsigned long long)e->base_pages, (unsigned long long)e->views,
+	       (unsigned long long)e->private_pages,
+	       yes_no(e->region_flags, COWSHARE_REGION_SEALED),
+	       yes_no(e->region_flags, COWSHARE_REGION_FILE_IMAGE),
+	       (unsigned long long)e->creator_uid);
+}
+
+static void list_report(int err)
+{
+	report("list regions", err, err == -EPERM || err == -EACCES ?
+	       NULL : dev_hint(err));
+}
+
+static int cmd_ls(const struct cowctl_cmd *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cowshare_region_entry batch[LS_BATCH];
+	uint64_t start = 0, total;
+	unsigned long long rows = 0;
+	int json = 0, help = 0, c, err;
+
+	while ((c = cmd_getopt(cmd, argc, argv, "+jh", opts, &help)) != -1) {
+		if (c == 'j')
+			json = 1;
+		else
+			return EXIT_USAGE;
+	}
+	if (help) {
+		cmd_usage(stdout, cmd);
+		printf("List the regions the caller may see (root: all), one\n"
+		       "row each; --json prints one JSON array.\n");
+		return EXIT_SUCCESS;
+	}
+	err = no_operands(cmd, argc, argv);
+	if (err)
+		return err;
+
+	/*
+	 * In batches by id: regions created or freed meanwhile may or may
+	 * not show, but none shows twice.
+	 */
+	for (;;) {
+		int n = cowshare_list_regions(start, batch, LS_BATCH, &total);
+		int i;
+
+		if (n < 0) {
+			list_report(n);
+			return EXIT_FAILURE;
+		}
+		if (!rows && !json)
+			ls_header();
+		if (!rows && json)
+			putchar('[');
+		for (i = 0; i < n; i++) {
+			if (json) {
+				if (rows)
+					putchar(',');
+				region_json(&batch[i]);
+			} else {
+				ls_row(&batch[i]);
+			}
+			rows++;
+		}
+		if (n == 0 || (uint64_t)n >= total ||
+		    batch[n - 1].id == UINT64_MAX)
+			break;
+		start = batch[n - 1].id + 1;
+	}
+	if (json)
+		printf("]\n");
+	return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* Parse a region id: decimal, no sign, nothing after it. */
+static int parse_id(const char *s, uint64_t *id)
+{
+	unsigned long long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	*id = v;
+	return 0;
+}
+
+static int cmd_info(const struct cowctl_cmd *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cowshare_region_entry e;
+	int json = 0, help = 0, c, n;
+	uint64_t id;
+
+	while ((c = cmd_getopt(cmd, argc, argv, "+jh", opts, &help)) != -1) {
+		if (c == 'j')
+			json = 1;
+		else
+			return EXIT_USAGE;
+	}
+	if (help) {
+		cmd_usage(stdout, cmd);
+		printf("Print one region's counters and flags; --json prints\n"
+		       "one JSON object.\n");
+		return EXIT_SUCCESS;
+	}
+	if (optind + 1 != argc) {
+		fprintf(stderr, "%s %s: %s\n", progname, cmd->name,
+			optind >= argc ? "missing REGION-ID" :
+			"too many arguments");
+		cmd_usage(stderr, cmd);
+		return EXIT_USAGE;
+	}
+	if (parse_id(argv[optind], &id)) {
+		fprintf(stderr, "%s %s: bad region id '%s'\n", progname,
+			cmd->name, argv[optind]);
+		cmd_usage(stderr, cmd);
+		return EXIT_USAGE;
+	}
+
+	n = cowshare_list_regions(id, &e, 1, NULL);
+	if (n < 0) {
+		list_report(n);
+		return EXIT_FAILURE;
+	}
+	if (n == 0 || e.id != id) {
+		fprintf(stderr, "%s: no region %" PRIu64 " (freed, or created "
+			"by another user)\n", progname, id);
+		return EXIT_FAILURE;
+	}
+	if (json) {
+		region_json(&e);
+		putchar('\n');
+	} else {
+		const struct u64_field *f;
+		size_t i;
+
+		for (f = region_fields; f->name; f++)
+			printf("%-16s %llu\n", f->name, field_u64(&e, f));
+		for (i = 0; i < NR_REGION_FLAGS; i++)
+			printf("%-16s %s\n", region_flag_names[i].name,
+			       yes_no(e.region_flags, region_flag_names[i].bit));
+	}
+	return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
 static const struct cowctl_cmd cowctl_cmds[] = {
 	{ "load", "[--ko PATH]", "load the module", cmd_load },
 	{ "unload", "", "unload the module", cmd_unload },
 	{ "stats", "[--json]", "print global counters", cmd_stats },
+	{ "ls", "[--json]", "list regions", cmd_ls },
+	{ "info", "[--json] REGION-ID", "print one region", cmd_info },
 	{ NULL, NULL, NULL, NULL },
 };
 
@@ -310,7 +526,7 @@ static void usage(FILE *f)
 
 		snprintf(buf, sizeof(buf), "%s%s%s", cmd->name,
 			 cmd->args[0] ? " " : "", cmd->args);
-		fprintf(f, "  %-22s %s\n", buf, cmd->help);
+		fprintf(f, "  %-24s %s\n", buf, cmd->help);
 	}
 	fprintf(f, "\nRun '%s COMMAND --help' for a command's options.\n"
 		"Exit status: 0 success, 1 failure, 2 usage error.\n",

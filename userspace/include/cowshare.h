@@ -11,6 +11,7 @@
 #define COWSHARE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <linux/cowshare.h>
@@ -35,6 +36,41 @@ int cowshare_region_info(int region, struct cowshare_region_info *info);
 int cowshare_view_info(int region, const void *addr,
 		       struct cowshare_view_info *info);
 int cowshare_global_info(struct cowshare_global_info *info);
+
+/*
+ * Page ranges of the caller's view: addr page-aligned, [addr, addr +
+ * length) inside one mapping of a view of the region.
+ *
+ * cowshare_dirty: bit i of bitmap ((pages + 63) / 64 words) set when page
+ * i holds a private copy; returns their number. flags: COWSHARE_DIRTY_RESET
+ * also drops exactly the copies reported.
+ * cowshare_reset: drop the range's copies; returns their number.
+ * cowshare_snapshot: new region (fd) whose base is the view's content
+ * over the range; flags: COWSHARE_CLOEXEC.
+ */
+int cowshare_dirty(int region, const void *addr, size_t length,
+		   uint64_t *bitmap, unsigned int flags);
+int cowshare_reset(int region, void *addr, size_t length);
+int cowshare_snapshot(int region, const void *addr, size_t length,
+		      unsigned int flags);
+/* Make the region's base immutable (pwrite fails with EPERM). */
+int cowshare_seal(int region);
+
+/*
+ * Sealed region whose base is [offset, offset + length) of the file open
+ * for reading as file_fd, read now; flags: COWSHARE_CLOEXEC,
+ * COWSHARE_SHARE_BY_FILE (reuse a live region of the unchanged file).
+ */
+int cowshare_create_from_file(int file_fd, off_t offset, size_t length,
+			      unsigned int flags);
+/*
+ * Up to nr regions with id >= start_id, in id order, into entries;
+ * returns the number written. *total (if not NULL): regions visible to
+ * the caller with id >= start_id.
+ */
+int cowshare_list_regions(uint64_t start_id,
+			  struct cowshare_region_entry *entries,
+			  unsigned int nr, uint64_t *total);
 
 /*
  * Load the module from ko_path, or by name "cowshare" from the module

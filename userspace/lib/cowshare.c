@@ -99,3 +99,91 @@ int cowshare_global_info(struct cowshare_global_info *info)
 	info->size = sizeof(*info);
 	return cowshare_dev_ioctl(COWSHARE_IOC_GLOBAL_INFO, info);
 }
+
+/* COWSHARE_IOC_DIRTY, _RESET or _SNAPSHOT on [addr, addr + length). */
+static int cowshare_range_ioctl(int region, unsigned long cmd,
+				const void *addr, size_t length,
+				uint64_t *bitmap, unsigned int flags)
+{
+	struct cowshare_range req;
+
+	memset(&req, 0, sizeof(req));
+	req.size = sizeof(req);
+	req.flags = flags;	/* unchanged: the kernel rejects unknown bits */
+	req.addr = (uintptr_t)addr;
+	req.length = length;
+	req.bitmap = (uintptr_t)bitmap;
+	return cowshare_ioctl(region, cmd, &req);
+}
+
+int cowshare_dirty(int region, const void *addr, size_t length,
+		   uint64_t *bitmap, unsigned int flags)
+{
+	return cowshare_range_ioctl(region, COWSHARE_IOC_DIRTY, addr, length,
+				    bitmap, flags);
+}
+
+int cowshare_reset(int region, void *addr, size_t length)
+{
+	return cowshare_range_ioctl(region, COWSHARE_IOC_RESET, addr, length,
+				    NULL, 0);
+}
+
+int cowshare_snapshot(int region, const void *addr, size_t length,
+		      unsigned int flags)
+{
+	return cowshare_range_ioctl(region, COWSHARE_IOC_SNAPSHOT, addr,
+				    length, NULL, flags);
+}
+
+int cowshare_seal(int region)
+{
+	struct cowshare_seal req;
+
+	memset(&req, 0, sizeof(req));
+	req.size = sizeof(req);
+	return cowshare_ioctl(region, COWSHARE_IOC_SEAL, &req);
+}
+
+int cowshare_create_from_file(int file_fd, off_t offset, size_t length,
+			      unsigned int flags)
+{
+	struct cowshare_create_from_file req;
+
+	if (offset < 0)
+		return -EINVAL;
+	memset(&req, 0, sizeof(req));
+	req.size = sizeof(req);
+	req.flags = flags;	/* unchanged: the kernel rejects unknown bits */
+	req.fd = file_fd;
+	req.offset = (uint64_t)offset;
+	req.length = length;
+	return cowshare_dev_ioctl(COWSHARE_IOC_CREATE_FROM_FILE, &req);
+}
+
+int cowshare_list_regions(uint64_t start_id,
+			  struct cowshare_region_entry *entries,
+			  unsigned int nr, uint64_t *total)
+{
+	struct cowshare_list_regions req;
+	int ret;
+
+	if (nr && !entries)
+		return -EFAULT;
+	if (nr > INT32_MAX)	/* the count written must fit the result */
+		nr = INT32_MAX;
+	memset(&req, 0, sizeof(req));
+	req.size = sizeof(req);
+	req.entries = (uintptr_t)entries;
+	req.nr_entries = nr;
+	req.entry_size = sizeof(*entries);
+	req.start_id = start_id;
+	ret = cowshare_dev_ioctl(COWSHARE_IOC_LIST_REGIONS, &req);
+	if (ret < 0)
+		return ret;
+	if (req.nr_entries > nr)	/* never from a sane kernel */
+		return -EIO;
+	if (total)
+		*total = req.total;
+	return (int)req.nr_entries;
+}

@@ -64,6 +64,13 @@ int __wrap_ioctl(int fd, unsigned long cmd, void *arg)
 
 		gi->page_size = 4096;
 	}
+	if (cmd == COWSHARE_IOC_LIST_REGIONS) {
+		struct cowshare_list_regions *lr = arg;
+
+		if (lr->nr_entries > 2)
+			lr->nr_entries = 2;
+		lr->total = 5;
+	}
 	if (fake.ioctl_ret < 0) {
 		errno = -fake.ioctl_ret;
 		return -1;
@@ -194,12 +201,100 @@ static void test_map(void)
 		close(fd);
 }
 
+static void test_ranges(void)
+{
+	static char view[2];
+	uint64_t bitmap[1];
+	struct cowshare_range r;
+	struct cowshare_seal sl;
+
+	reset();
+	fake.ioctl_ret = 3;
+	CHECK(cowshare_dirty(FAKE_REGION_FD, view, 8192, bitmap,
+			     COWSHARE_DIRTY_RESET) == 3);
+	CHECK(fake.cmd == COWSHARE_IOC_DIRTY && fake.ioctl_fd == FAKE_REGION_FD);
+	CHECK(fake.opens == 0);
+	memcpy(&r, fake.arg, sizeof(r));
+	CHECK(r.size == sizeof(r) && r.flags == COWSHARE_DIRTY_RESET);
+	CHECK(r.addr == (uintptr_t)view && r.length == 8192);
+	CHECK(r.bitmap == (uintptr_t)bitmap);
+
+	reset();
+	fake.ioctl_ret = 2;
+	CHECK(cowshare_reset(FAKE_REGION_FD, view, 4096) == 2);
+	CHECK(fake.cmd == COWSHARE_IOC_RESET);
+	memcpy(&r, fake.arg, sizeof(r));
+	CHECK(r.flags == 0 && r.bitmap == 0 && r.length == 4096);
+
+	reset();
+	fake.ioctl_ret = 9;
+	CHECK(cowshare_snapshot(FAKE_REGION_FD, view, 4096, COWSHARE_CLOEXEC)
+	      == 9);
+	CHECK(fake.cmd == COWSHARE_IOC_SNAPSHOT);
+	memcpy(&r, fake.arg, sizeof(r));
+	CHECK(r.flags == COWSHARE_CLOEXEC && r.bitmap == 0);
+
+	reset();
+	fake.ioctl_ret = -ENOTTY;
+	CHECK(cowshare_reset(FAKE_REGION_FD, view, 4096) == -ENOTTY);
+
+	reset();
+	CHECK(cowshare_seal(FAKE_REGION_FD) == 0);
+	CHECK(fake.cmd == COWSHARE_IOC_SEAL && fake.opens == 0);
+	memcpy(&sl, fake.arg, sizeof(sl));
+	CHECK(sl.size == sizeof(sl) && sl.flags == 0);
+}
+
+static void test_from_file_list(void)
+{
+	struct cowshare_create_from_file cf;
+	struct cowshare_list_regions lr;
+	struct cowshare_region_entry e[4];
+	uint64_t total = 0;
+
+	reset();
+	fake.ioctl_ret = 8;
+	CHECK(cowshare_create_from_file(5, 8192, 100,
+			COWSHARE_CLOEXEC | COWSHARE_SHARE_BY_FILE) == 8);
+	CHECK(fake.cmd == COWSHARE_IOC_CREATE_FROM_FILE);
+	CHECK(fake.opens == 1 && fake.closes == 1);
+	memcpy(&cf, fake.arg, sizeof(cf));
+	CHECK(cf.size == sizeof(cf) && cf.fd == 5 && cf.reserved == 0);
+	CHECK(cf.flags == (COWSHARE_CLOEXEC | COWSHARE_SHARE_BY_FILE));
+	CHECK(cf.offset == 8192 && cf.length == 100);
+
+	reset();
+	CHECK(cowshare_create_from_file(5, -4096, 100, 0) == -EINVAL);
+	CHECK(fake.opens == 0);
+
+	reset();
+	CHECK(cowshare_list_regions(7, e, 4, &total) == 2);
+	CHECK(total == 5);
+	CHECK(fake.cmd == COWSHARE_IOC_LIST_REGIONS && fake.closes == 1);
+	memcpy(&lr, fake.arg, sizeof(lr));
+	CHECK(lr.size == sizeof(lr) && lr.flags == 0);
+	CHECK(lr.entries == (uintptr_t)e && lr.nr_entries == 4);
+	CHECK(lr.entry_size == sizeof(e[0]) && lr.start_id == 7);
+
+	reset();
+	CHECK(cowshare_list_regions(0, NULL, 0, &total) == 0);
+	CHECK(cowshare_list_regions(0, NULL, 1, &total) == -EFAULT);
+
+	reset();
+	total = 42;
+	fake.ioctl_ret = -ENOTTY;
+	CHECK(cowshare_list_regions(0, e, 4, &total) == -ENOTTY);
+	CHECK(total == 42);
+}
+
 int main(void)
 {
 	test_create();
 	test_global_info();
 	test_region_view_info();
 	test_map();
+	test_ranges();
+	test_from_file_list();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
