@@ -24,6 +24,15 @@ static inline void cowshare_zap_range(struct vm_area_struct *vma,
 #endif
 }
 
+/*
+ * Mappings of an order-0 page. 6.1 exports no folio_mapcount() and 6.12
+ * has no page_mapcount(); copies are always order 0.
+ */
+static inline int cowshare_page_mapcount(struct page *page)
+{
+	return atomic_read(&page->_mapcount) + 1;
+}
+
 /* 6.11 made struct fd opaque: fd_file() reads its file. */
 #ifndef fd_file
 #define fd_file(f)	((f).file)

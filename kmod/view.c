@@ -93,6 +93,11 @@ static struct cowshare_view *cowshare_view_alloc(struct cowshare_region *region,
 			return NULL;
 		}
 	}
+	/*
+	 * The vmas' file is on the root region's inode: for a snapshot the
+	 * view itself must keep its region alive.
+	 */
+	ihold(region->inode);
 	view->region = region;
 	view->mm = mm;
 	xa_init(&view->copies);
@@ -168,6 +173,7 @@ static void cowshare_view_free(struct cowshare_view *view)
 	cowshare_fork_unlink(view);
 	atomic_long_dec(&view->region->views);
 	atomic_long_dec(&cowshare_stats.views);
+	iput(view->region->inode);
 	mutex_destroy(&view->lock);
 	kfree(view);
 }
@@ -305,6 +311,26 @@ static struct page *cowshare_own_copy(struct cowshare_view *view,
 	if (xa_get_mark(&view->copies, idx, COPY_REPLACE))
 		return cowshare_replace_copy(view, vma, idx, addr, page);
 	return page;
+}
+
+/*
+ * Forget the copies in [first, last] that the user dropped with
+ * MADV_DONTNEED (the kernel tells us nothing: see cowshare_own_copy()), so
+ * that reports and counters show what the view shows. O(copies).
+ */
+static void cowshare_reap_dropped(struct cowshare_view *view, pgoff_t first, pgoff_t last)
+{
+	unsigned long idx;
+	struct page *page;
+
+	xa_for_each_range(&view->copies, idx, page, first, last) {
+		page = cowshare_lock_copy(view, idx);
+		if (!page)
+			continue;
+		if (!page_mapped(page) && !xa_get_mark(&view->copies, idx, COPY_UNMAPPED))
+			cowshare_drop_copy(view, idx, page, true);
+		cowshare_unlock_put(page);
+	}
 }
 
 /*
@@ -602,6 +628,7 @@ static void cowshare_view_fork(struct cowshare_view *parent, struct vm_area_stru
 	vma->vm_private_data = child;
 
 	/* dup_mmap() holds both mms write-locked: no fault runs in either. */
+	cowshare_reap_dropped(parent, first, last);
 	xa_for_each_range(&parent->copies, idx, page, first, last) {
 		/* Two parent vmas mapping one offset (mremap aliases): once. */
 		if (xa_load(&child->copies, idx))
@@ -628,7 +655,7 @@ static void cowshare_view_fork(struct cowshare_view *parent, struct vm_area_stru
 	if (!pvma || pvma->vm_start != vma->vm_start || pvma->vm_private_data != parent)
 		return;
 	xa_for_each_range(&parent->copies, idx, page, first, last) {
-		if (page_count(page) <= 1 + folio_mapcount(page_folio(page)))
+		if (page_count(page) <= 1 + cowshare_page_mapcount(page))
 			continue;
 		xa_set_mark(&parent->copies, idx, COPY_REPLACE);
 		xa_set_mark(&parent->copies, idx, COPY_UNMAPPED);
@@ -763,6 +790,8 @@ int cowshare_view_info(struct cowshare_region *region, void __user *uarg)
 	info.length = vma->vm_end - vma->vm_start;
 	info.offset = (u64)cowshare_vma_first(view, vma) << PAGE_SHIFT;
 	info.private_pages = 0;
+	cowshare_reap_dropped(view, cowshare_vma_first(view, vma),
+			      cowshare_vma_first(view, vma) + vma_pages(vma) - 1);
 	xa_for_each_range(&view->copies, idx, page, cowshare_vma_first(view, vma),
 			  cowshare_vma_first(view, vma) + vma_pages(vma) - 1)
 		info.private_pages++;
@@ -909,6 +938,7 @@ long cowshare_view_range(struct cowshare_region *region, unsigned int cmd,
 	}
 	view = vma->vm_private_data;
 	first = cowshare_index(view, linear_page_index(vma, args.addr));
+	cowshare_reap_dropped(view, first, first + npages - 1);
 
 	/* O(copies in the range): the xarray skips what was never copied. */
 	xa_for_each_range(&view->copies, idx, page, first, first + npages - 1) {
@@ -1024,6 +1054,7 @@ int cowshare_view_snapshot(struct cowshare_region *region, void __user *uarg)
 		goto out_unlock;
 	}
 	view = vma->vm_private_data;
+	cowshare_reap_dropped(view, first, first + npages - 1);
 	ihold(region->inode);
 	snap->lower = region;
 	snap->lower_off = first;

@@ -108,7 +108,7 @@ static void join_cgroup(void)
 
 TEST_F(memcg, copies_are_charged_to_the_writer)
 {
-	size_t pages = 512, i;
+	size_t pages = ((size_t)2 << 20) / psize(), i;	/* 2 MiB, well under the limit */
 	int status, report[2];
 	long long grew;
 	pid_t pid;

@@ -1,0 +1,658 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A seeded fuzzer of cowshare: random region, base, view and control
+ * operations, with every page a view shows checked against a model kept
+ * here. It prints its seed; the same seed replays the same run.
+ *
+ *   COWSHARE_FUZZ_SEED=N   seed (default: from the clock, printed)
+ *   COWSHARE_FUZZ_OPS=N    operations (default 3000)
+ *   COWSHARE_FUZZ_PARANOID=0  check only the view an operation picks, not
+ *                          every view after every operation
+ *   COWSHARE_FUZZ_TRACE=1  print every operation
+ *
+ * Pages hold one byte repeated, so a page's whole content is one model
+ * byte. Threads and forked children act on views too; each checks what it
+ * sees against the model and reports back. At the end every view and fd is
+ * closed and the module's counters must be back where they started.
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "cowshare_test.h"
+
+#define MAX_REGIONS	8
+#define MAX_VIEWS	12
+#define MAX_PAGES	24
+
+struct fz_region {
+	int fd;			/* -1: closed (views may still map it) */
+	int live;		/* fd open or some view maps it */
+	int sealed;
+	size_t pages;
+	unsigned char base[MAX_PAGES];
+};
+
+struct fz_view {
+	int used;
+	int region;
+	char *addr;
+	size_t pages;
+	size_t off;		/* first region page */
+	int writable;
+	/* -1: shows the base; else the view's copy holds this byte */
+	int copy[MAX_PAGES];
+	/*
+	 * The module unmapped the copy itself (a snapshot froze it):
+	 * MADV_DONTNEED does not see it until it is touched again.
+	 */
+	int hidden[MAX_PAGES];
+};
+
+struct fz {
+	struct __test_metadata *md;
+	uint64_t rng;
+	struct fz_region r[MAX_REGIONS];
+	struct fz_view v[MAX_VIEWS];
+	unsigned long ops, checks;
+};
+
+static int fz_trace;		/* COWSHARE_FUZZ_TRACE=1: print every operation */
+#define FZ_TRACE(f, fmt, ...) do {						\
+	if (fz_trace)								\
+		printf("# op %lu: " fmt "\n", (f)->ops, ##__VA_ARGS__);	\
+} while (0)
+
+static uint64_t fz_next(struct fz *f)
+{
+	/* xorshift64*: small, fast, and the same on every libc */
+	f->rng ^= f->rng >> 12;
+	f->rng ^= f->rng << 25;
+	f->rng ^= f->rng >> 27;
+	return f->rng * 2685821657736338717ULL;
+}
+
+static unsigned int fz_rand(struct fz *f, unsigned int n)
+{
+	return n ? (unsigned int)(fz_next(f) % n) : 0;
+}
+
+static unsigned char fz_byte(struct fz *f)
+{
+	return (unsigned char)(1 + fz_rand(f, 254));
+}
+
+static int fz_expected(struct fz *f, struct fz_view *v, size_t p)
+{
+	return v->copy[p] >= 0 ? v->copy[p] : f->r[v->region].base[v->off + p];
+}
+
+static int fz_page_is(const char *page, int c)
+{
+	return all_bytes(page, psize(), c);
+}
+
+#define FZ_CHECK(f, cond, fmt, ...) do {					\
+	struct __test_metadata *_metadata = (f)->md;				\
+	(f)->checks++;								\
+	ASSERT_TRUE(cond) {							\
+		TH_LOG("op %lu: " fmt, (f)->ops, ##__VA_ARGS__);		\
+	}									\
+} while (0)
+
+static void fz_check_page(struct fz *f, struct fz_view *v, size_t p)
+{
+	int want = fz_expected(f, v, p);
+
+	FZ_CHECK(f, fz_page_is(v->addr + p * psize(), want),
+		 "view %ld page %zu: %#x, model %#x", (long)(v - f->v), p,
+		 (unsigned char)v->addr[p * psize()], want);
+	v->hidden[p] = 0;
+}
+
+static int fz_pick_region(struct fz *f, int need_fd)
+{
+	int i, start = (int)fz_rand(f, MAX_REGIONS);
+
+	for (i = 0; i < MAX_REGIONS; i++) {
+		struct fz_region *r = &f->r[(start + i) % MAX_REGIONS];
+
+		if (r->live && (!need_fd || r->fd >= 0))
+			return (start + i) % MAX_REGIONS;
+	}
+	return -1;
+}
+
+static struct fz_view *fz_pick_view(struct fz *f)
+{
+	int i, start = (int)fz_rand(f, MAX_VIEWS);
+
+	for (i = 0; i < MAX_VIEWS; i++)
+		if (f->v[(start + i) % MAX_VIEWS].used)
+			return &f->v[(start + i) % MAX_VIEWS];
+	return NULL;
+}
+
+static void fz_region_gone_check(struct fz *f, int ri)
+{
+	int i;
+
+	if (f->r[ri].fd >= 0)
+		return;
+	for (i = 0; i < MAX_VIEWS; i++)
+		if (f->v[i].used && f->v[i].region == ri)
+			return;
+	f->r[ri].live = 0;
+}
+
+static void op_create(struct fz *f)
+{
+	struct __test_metadata *_metadata = f->md;
+	int i;
+
+	for (i = 0; i < MAX_REGIONS && f->r[i].live; i++)
+		;
+	if (i == MAX_REGIONS)
+		return;
+	memset(&f->r[i], 0, sizeof(f->r[i]));
+	f->r[i].pages = 1 + fz_rand(f, MAX_PAGES);
+	f->r[i].fd = cowshare_create(f->r[i].pages * psize() - fz_rand(f, (unsigned int)psize()),
+				     COWSHARE_CLOEXEC);
+	ASSERT_LE(0, f->r[i].fd);
+	f->r[i].live = 1;
+	FZ_TRACE(f, "create r%d pages %zu", i, f->r[i].pages);
+}
+
+static void op_pwrite(struct fz *f)
+{
+	int ri = fz_pick_region(f, 1);
+	struct fz_region *r;
+	unsigned char c = fz_byte(f);
+	char *buf;
+	size_t p;
+	ssize_t n;
+
+	if (ri < 0)
+		return;
+	r = &f->r[ri];
+	p = fz_rand(f, (unsigned int)r->pages);
+	buf = malloc(psize());
+	memset(buf, c, psize());
+	n = pwrite(r->fd, buf, psize(), (off_t)(p * psize()));
+	free(buf);
+	if (r->sealed) {
+		FZ_CHECK(f, n == -1 && errno == EPERM, "pwrite on a sealed region: %zd", n);
+		return;
+	}
+	FZ_CHECK(f, n == (ssize_t)psize(), "pwrite: %zd (%s)", n, strerror(errno));
+	r->base[p] = c;
+	FZ_TRACE(f, "pwrite r%d p%zu %#x", ri, p, c);
+}
+
+static void op_mmap(struct fz *f)
+{
+	int ri = fz_pick_region(f, 1), i, prot;
+	struct fz_view *v;
+	size_t p;
+
+	if (ri < 0)
+		return;
+	for (i = 0; i < MAX_VIEWS && f->v[i].used; i++)
+		;
+	if (i == MAX_VIEWS)
+		return;
+	v = &f->v[i];
+	memset(v, 0, sizeof(*v));
+	v->region = ri;
+	v->off = fz_rand(f, (unsigned int)f->r[ri].pages);
+	v->pages = 1 + fz_rand(f, (unsigned int)(f->r[ri].pages - v->off));
+	v->writable = (int)fz_rand(f, 4) != 0;
+	prot = PROT_READ | (v->writable ? PROT_WRITE : 0);
+	v->addr = mmap(NULL, v->pages * psize(), prot, MAP_SHARED, f->r[ri].fd,
+		       (off_t)(v->off * psize()));
+	FZ_CHECK(f, v->addr != MAP_FAILED, "mmap: %s", strerror(errno));
+	for (p = 0; p < v->pages; p++)
+		v->copy[p] = -1;
+	v->used = 1;
+	FZ_TRACE(f, "mmap v%d r%d off %zu pages %zu w%d at %p", i, ri, v->off, v->pages,
+		 v->writable, v->addr);
+}
+
+static void op_munmap(struct fz *f)
+{
+	struct fz_view *v = fz_pick_view(f);
+
+	if (!v)
+		return;
+	FZ_CHECK(f, munmap(v->addr, v->pages * psize()) == 0, "munmap");
+	v->used = 0;
+	fz_region_gone_check(f, v->region);
+	FZ_TRACE(f, "munmap v%ld", (long)(v - f->v));
+}
+
+/* Unmap the first or last pages: the rest keeps its copies. */
+static void op_munmap_part(struct fz *f)
+{
+	struct fz_view *v = fz_pick_view(f);
+	size_t n, p;
+
+	if (!v || v->pages < 2)
+		return;
+	n = 1 + fz_rand(f, (unsigned int)(v->pages - 1));
+	if (fz_rand(f, 2)) {
+		FZ_CHECK(f, munmap(v->addr + (v->pages - n) * psize(), n * psize()) == 0, "munmap tail");
+	} else {
+		FZ_CHECK(f, munmap(v->addr, n * psize()) == 0, "munmap head");
+		v->addr += n * psize();
+		v->off += n;
+		for (p = 0; p + n < v->pages; p++) {
+			v->copy[p] = v->copy[p + n];
+			v->hidden[p] = v->hidden[p + n];
+		}
+	}
+	v->pages -= n;
+	FZ_TRACE(f, "munmap part v%ld now off %zu pages %zu", (long)(v - f->v), v->off, v->pages);
+}
+
+static void op_write(struct fz *f)
+{
+	struct fz_view *v = fz_pick_view(f);
+	unsigned char c = fz_byte(f);
+	size_t p;
+
+	if (!v || !v->writable)
+		return;
+	p = fz_rand(f, (unsigned int)v->pages);
+	memset(v->addr + p * psize(), c, psize());
+	v->copy[p] = c;
+	v->hidden[p] = 0;
+	FZ_TRACE(f, "write v%ld p%zu %#x", (long)(v - f->v), p, c);
+}
+
+static void op_check(struct fz *f)
+{
+	struct fz_view *v = fz_pick_view(f);
+	size_t p;
+
+	if (!v)
+		return;
+	for (p = 0; p < v->pages; p++)
+		fz_check_page(f, v, p);
+}
+
+static void op_mprotect(struct fz *f)
+{
+	struct fz_view *v = fz_pick_view(f);
+
+	if (!v)
+		return;
+	v->writable = !v->writable;
+	FZ_TRACE(f, "mprotect v%ld w%d", (long)(v - f->v), v->writable);
+	FZ_CHECK(f, mprotect(v->addr, v->pages * psize(),
+			     PROT_READ | (v->writable ? PROT_WRITE : 0)) == 0,
+		 "mprotect: %s", strerror(errno));
+}
+
+static void op_dontneed(struct fz *f)
+{
+	struct fz_view *v = fz_pick_view(f);
+	size_t a, n, p;
+
+	if (!v)
+		return;
+	a = fz_rand(f, (unsigned int)v->pages);
+	n = 1 + fz_rand(f, (unsigned int)(v->pages - a));
+	FZ_CHECK(f, madvise(v->addr + a * psize(), n * psize(), MADV_DONTNEED) == 0,
+		 "madvise: %s", strerror(errno));
+	for (p = a; p < a + n; p++)
+		if (!v->hidden[p])
+			v->copy[p] = -1;
+	FZ_TRACE(f, "dontneed v%ld p%zu n%zu", (long)(v - f->v), a, n);
+}
+
+static void op_mremap(struct fz *f)
+{
+	struct fz_view *v = fz_pick_view(f);
+	char *slot, *to;
+
+	if (!v)
+		return;
+	/* Each view moves between two places of its own 64 MiB slot. */
+	slot = (char *)0x300000000000ULL + (size_t)(v - f->v) * (64UL << 20);
+	to = v->addr >= slot && v->addr < slot + (32UL << 20) ? slot + (32UL << 20) : slot;
+	to = mremap(v->addr, v->pages * psize(), v->pages * psize(),
+		    MREMAP_MAYMOVE | MREMAP_FIXED, to);
+	FZ_CHECK(f, to != MAP_FAILED, "mremap: %s", strerror(errno));
+	v->addr = to;
+	FZ_TRACE(f, "mremap v%ld to %p", (long)(v - f->v), to);
+}
+
+static void op_dirty(struct fz *f)
+{
+	struct fz_view *v = fz_pick_view(f);
+	uint64_t bitmap[1] = { 0 };
+	int reset = (int)fz_rand(f, 2), n, want = 0;
+	size_t p;
+
+	if (!v)
+		return;
+	n = cowshare_dirty(f->r[v->region].fd >= 0 ? f->r[v->region].fd : -1, v->addr,
+			   v->pages * psize(), bitmap, reset ? COWSHARE_DIRTY_RESET : 0);
+	if (f->r[v->region].fd < 0) {
+		FZ_CHECK(f, n == -EBADF, "dirty on a closed fd: %d", n);
+		return;
+	}
+	for (p = 0; p < v->pages; p++) {
+		int bit = (int)((bitmap[0] >> p) & 1);
+
+		FZ_CHECK(f, bit == (v->copy[p] >= 0), "dirty bit %zu: %d, copy %d", p, bit,
+			 v->copy[p]);
+		want += v->copy[p] >= 0;
+		if (reset) {
+			v->copy[p] = -1;
+			v->hidden[p] = 0;
+		}
+	}
+	FZ_CHECK(f, n == want, "dirty count %d, model %d", n, want);
+	FZ_TRACE(f, "dirty v%ld reset %d: %d", (long)(v - f->v), reset, n);
+}
+
+static void op_reset(struct fz *f)
+{
+	struct fz_view *v = fz_pick_view(f);
+	size_t p;
+	int n;
+
+	if (!v || f->r[v->region].fd < 0)
+		return;
+	n = cowshare_reset(f->r[v->region].fd, v->addr, v->pages * psize());
+	FZ_CHECK(f, n >= 0, "reset: %s", strerror(-n));
+	for (p = 0; p < v->pages; p++) {
+		v->copy[p] = -1;
+		v->hidden[p] = 0;
+	}
+	FZ_TRACE(f, "reset v%ld", (long)(v - f->v));
+}
+
+static void op_seal(struct fz *f)
+{
+	int ri = fz_pick_region(f, 1);
+
+	if (ri < 0)
+		return;
+	FZ_CHECK(f, cowshare_seal(f->r[ri].fd) == 0, "seal");
+	f->r[ri].sealed = 1;
+	FZ_TRACE(f, "seal r%d", ri);
+}
+
+static void op_snapshot(struct fz *f)
+{
+	struct fz_view *v = fz_pick_view(f);
+	struct fz_region *s;
+	int i, fd;
+	size_t p;
+
+	if (!v || f->r[v->region].fd < 0)
+		return;
+	for (i = 0; i < MAX_REGIONS && f->r[i].live; i++)
+		;
+	if (i == MAX_REGIONS)
+		return;
+	fd = cowshare_snapshot(f->r[v->region].fd, v->addr, v->pages * psize(),
+			       COWSHARE_CLOEXEC);
+	FZ_CHECK(f, fd >= 0, "snapshot: %s", strerror(-fd));
+	s = &f->r[i];
+	memset(s, 0, sizeof(*s));
+	s->fd = fd;
+	s->live = 1;
+	s->sealed = 1;
+	s->pages = v->pages;
+	for (p = 0; p < v->pages; p++) {
+		s->base[p] = (unsigned char)fz_expected(f, v, p);
+		if (v->copy[p] >= 0)
+			v->hidden[p] = 1;
+	}
+	f->r[v->region].sealed = 1;
+	FZ_TRACE(f, "snapshot v%ld -> r%d", (long)(v - f->v), i);
+}
+
+static void op_close(struct fz *f)
+{
+	int ri = fz_pick_region(f, 1);
+
+	if (ri < 0)
+		return;
+	close(f->r[ri].fd);
+	f->r[ri].fd = -1;
+	fz_region_gone_check(f, ri);
+	FZ_TRACE(f, "close r%d", ri);
+}
+
+/* A child checks every view it inherited, writes, and checks its write. */
+static void op_fork(struct fz *f)
+{
+	struct __test_metadata *_metadata = f->md;
+	struct fz_view *v;
+	int status, i;
+	size_t p;
+	pid_t pid;
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		for (i = 0; i < MAX_VIEWS; i++) {
+			v = &f->v[i];
+			for (p = 0; v->used && p < v->pages; p++)
+				if (!fz_page_is(v->addr + p * psize(), fz_expected(f, v, p))) {
+					printf("# child: view %d page %zu: %#x, model %#x\n", i, p,
+					       (unsigned char)v->addr[p * psize()],
+					       fz_expected(f, v, p));
+					_exit(10 + i);
+				}
+		}
+		v = fz_pick_view(f);
+		if (v && v->writable) {
+			memset(v->addr, 0xee, psize());
+			if (!fz_page_is(v->addr, 0xee))
+				_exit(30);
+		}
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	FZ_CHECK(f, WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		 "child saw a wrong page: status %#x", status);
+}
+
+/* A view's fd passed to a child by SCM_RIGHTS, mapped there and checked. */
+static void op_pass_fd(struct fz *f)
+{
+	struct __test_metadata *_metadata = f->md;
+	int ri = fz_pick_region(f, 1), sv[2], status;
+	struct fz_region *r;
+	pid_t pid;
+
+	if (ri < 0)
+		return;
+	r = &f->r[ri];
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		char cbuf[CMSG_SPACE(sizeof(int))], byte;
+		struct iovec iov = { &byte, 1 };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+				      .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+		struct cmsghdr *cm;
+		size_t p;
+		char *m;
+		int fd;
+
+		close(sv[0]);
+		/* Drop every inherited region fd: only the passed one counts. */
+		for (p = 0; p < MAX_REGIONS; p++)
+			if (f->r[p].fd >= 0)
+				close(f->r[p].fd);
+		if (recvmsg(sv[1], &msg, 0) != 1)
+			_exit(20);
+		cm = CMSG_FIRSTHDR(&msg);
+		if (!cm || cm->cmsg_type != SCM_RIGHTS)
+			_exit(21);
+		memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
+		m = mmap(NULL, r->pages * psize(), PROT_READ, MAP_SHARED, fd, 0);
+		if (m == MAP_FAILED)
+			_exit(22);
+		for (p = 0; p < r->pages; p++)
+			if (!fz_page_is(m + p * psize(), r->base[p]))
+				_exit(23);
+		_exit(0);
+	} else {
+		char cbuf[CMSG_SPACE(sizeof(int))] = { 0 }, byte = 'x';
+		struct iovec iov = { &byte, 1 };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+				      .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+
+		close(sv[1]);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &r->fd, sizeof(int));
+		ASSERT_EQ(1, sendmsg(sv[0], &msg, 0));
+		close(sv[0]);
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		FZ_CHECK(f, WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			 "fd receiver saw a wrong base: status %#x", status);
+	}
+}
+
+struct fz_thread_arg {
+	char *page;
+	unsigned char c;
+};
+
+static void *fz_thread_write(void *p)
+{
+	struct fz_thread_arg *a = p;
+
+	memset(a->page, a->c, psize());
+	return NULL;
+}
+
+/* Threads first-write pages of one view at the same time. */
+static void op_threads(struct fz *f)
+{
+	struct __test_metadata *_metadata = f->md;
+	struct fz_view *v = fz_pick_view(f);
+	struct fz_thread_arg a[4];
+	pthread_t t[4];
+	size_t n, i;
+
+	if (!v || !v->writable)
+		return;
+	n = v->pages < 4 ? v->pages : 4;
+	for (i = 0; i < n; i++) {
+		a[i].page = v->addr + i * psize();
+		a[i].c = fz_byte(f);
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, fz_thread_write, &a[i]));
+	}
+	for (i = 0; i < n; i++) {
+		pthread_join(t[i], NULL);
+		v->copy[i] = a[i].c;
+		v->hidden[i] = 0;
+	}
+	FZ_TRACE(f, "threads v%ld pages %zu", (long)(v - f->v), n);
+}
+
+static const struct {
+	void (*fn)(struct fz *f);
+	unsigned int weight;
+} fz_ops[] = {
+	{ op_create, 4 }, { op_pwrite, 8 }, { op_mmap, 8 }, { op_munmap, 4 },
+	{ op_munmap_part, 3 }, { op_write, 20 }, { op_check, 14 }, { op_mprotect, 3 },
+	{ op_dontneed, 4 }, { op_mremap, 3 }, { op_dirty, 4 }, { op_reset, 2 },
+	{ op_seal, 1 }, { op_snapshot, 2 }, { op_close, 2 }, { op_fork, 2 },
+	{ op_pass_fd, 1 }, { op_threads, 3 },
+};
+
+FIXTURE(fuzz) {
+	int unused;
+};
+
+FIXTURE_SETUP(fuzz)
+{
+	self->unused = 0;
+}
+
+FIXTURE_TEARDOWN(fuzz)
+{
+}
+
+/* A long run (COWSHARE_FUZZ_OPS) may take minutes under emulation. */
+TEST_F_TIMEOUT(fuzz, run, 3600)
+{
+	struct cowshare_global_info before, after;
+	unsigned long nops = 3000, i;
+	unsigned int total = 0, pick, k;
+	bool paranoid;
+	const char *env;
+	struct fz *f;
+	int j;
+
+	f = calloc(1, sizeof(*f));
+	ASSERT_NE(NULL, f);
+	f->md = _metadata;
+	env = getenv("COWSHARE_FUZZ_SEED");
+	f->rng = env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	if (!f->rng)
+		f->rng = 1;
+	fz_trace = getenv("COWSHARE_FUZZ_TRACE") != NULL;
+	env = getenv("COWSHARE_FUZZ_PARANOID");
+	paranoid = !env || strcmp(env, "0");
+	env = getenv("COWSHARE_FUZZ_OPS");
+	if (env)
+		nops = strtoul(env, NULL, 0);
+	TH_LOG("seed %llu, %lu operations (COWSHARE_FUZZ_SEED=%llu replays)",
+	       (unsigned long long)f->rng, nops, (unsigned long long)f->rng);
+	for (j = 0; j < MAX_REGIONS; j++)
+		f->r[j].fd = -1;
+	global_info(_metadata, &before);
+
+	for (k = 0; k < ARRAY_SIZE(fz_ops); k++)
+		total += fz_ops[k].weight;
+	for (i = 0; i < nops; i++) {
+		pick = fz_rand(f, total);
+		for (k = 0; pick >= fz_ops[k].weight; k++)
+			pick -= fz_ops[k].weight;
+		f->ops++;
+		fz_ops[k].fn(f);
+		/* COWSHARE_FUZZ_PARANOID: check every view after every op. */
+		for (j = 0; paranoid && j < MAX_VIEWS; j++)
+			for (size_t p = 0; f->v[j].used && p < f->v[j].pages; p++)
+				if (!f->v[j].hidden[p])
+					fz_check_page(f, &f->v[j], p);
+	}
+	for (j = 0; j < MAX_VIEWS; j++) {
+		if (!f->v[j].used)
+			continue;
+		for (size_t p = 0; p < f->v[j].pages; p++)
+			fz_check_page(f, &f->v[j], p);
+		munmap(f->v[j].addr, f->v[j].pages * psize());
+	}
+	for (j = 0; j < MAX_REGIONS; j++)
+		if (f->r[j].fd >= 0)
+			close(f->r[j].fd);
+	global_info(_metadata, &after);
+	TH_LOG("%lu operations, %lu checks", f->ops, f->checks);
+	EXPECT_EQ(before.regions, after.regions);
+	EXPECT_EQ(before.base_pages, after.base_pages);
+	EXPECT_EQ(before.private_pages, after.private_pages);
+	EXPECT_EQ(before.views, after.views);
+	free(f);
+}
+
+TEST_HARNESS_MAIN
