@@ -8,6 +8,10 @@
 #   make build KDIR=DIR       only the module, against kernel build tree DIR,
 #                             for the host: build/host/cowshare.ko
 #   make userspace            host libcowshare (.so + .a) and cowctl, build/host/
+#   make check-debug          the selftests under a KASAN/lockdep/kmemleak
+#                             6.12 kernel (built once, ~25 min, cached)
+#   make fuzz [DURATION=s] [TARGETS="t…"]  long seeded fuzzer runs
+#   make bench [TARGETS="t…"] benchmarks -> docs/benchmarks.md
 #   make checkpatch | setup | clean
 #
 # Every target first runs scripts/setup once (build/cache/.setup-done).
@@ -32,12 +36,12 @@ ifneq ($(unknown),)
 $(error unknown target(s) $(unknown); known: $(ALL_TARGETS))
 endif
 
-.PHONY: all setup build userspace check checkpatch demo clean help \
+.PHONY: all setup build userspace check checkpatch demo clean help check-debug fuzz bench \
 	$(addprefix build-,$(ALL_TARGETS))
 .DEFAULT_GOAL := help
 
 help:
-	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,18p' Makefile | sed 's/^# \{0,1\}//'
 
 all: build
 
@@ -66,6 +70,18 @@ checkpatch: $(SETUP_DONE)
 
 check: $(SETUP_DONE)
 	+@scripts/check --jobs $(JOBS) $(TARGETS)
+
+check-debug: $(SETUP_DONE)
+	+@scripts/check-debug
+
+DURATION ?= 600
+FUZZ_TARGETS := $(if $(filter command line,$(origin TARGETS)),$(TARGETS),6.12-amd64)
+fuzz: $(SETUP_DONE)
+	+@scripts/fuzz --duration $(DURATION) $(FUZZ_TARGETS)
+
+BENCH_TARGETS := $(if $(filter command line,$(origin TARGETS)),$(TARGETS),6.12-amd64 6.12-arm64)
+bench: $(SETUP_DONE)
+	+@scripts/bench --targets "$(BENCH_TARGETS)"
 
 demo: $(SETUP_DONE)
 	+@scripts/build $(DEFAULT_TARGET)
