@@ -109,6 +109,7 @@ struct cowshare_view {
 	 * The copies' page->mapping, with page->index their offset: a shared
 	 * futex in a copy is keyed by (this inode, offset), so it is the
 	 * view's own; a page without mapping in a shared vma has no key.
+	 * Made with the view's first copy.
 	 */
 	struct inode *copies_inode;
 	bool fork_failed;		/* fork could not copy a copy: OOM on fault */

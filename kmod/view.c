@@ -84,15 +84,6 @@ static struct cowshare_view *cowshare_view_alloc(struct cowshare_region *region,
 	view = kzalloc(sizeof(*view), gfp);
 	if (!view)
 		return NULL;
-	view->copies_inode = cowshare_alloc_inode();
-	if (IS_ERR(view->copies_inode)) {
-		view->copies_inode = NULL;
-		/* A fork goes on: only shared futexes in its copies fail. */
-		if (!(gfp & __GFP_NOFAIL)) {
-			kfree(view);
-			return NULL;
-		}
-	}
 	/*
 	 * The vmas' file is on the root region's inode: for a snapshot the
 	 * view itself must keep its region alive.
@@ -125,11 +116,25 @@ static void cowshare_fork_unlink(struct cowshare_view *view)
 	mutex_unlock(&cowshare_fork_lock);
 }
 
-/* A copy joins the view: it takes the view's futex identity. */
+/*
+ * A copy joins the view: it takes the view's futex identity. The inode is
+ * made with the first copy (most views, and most forks, never copy). If it
+ * cannot be, only shared futexes in the copy fail (EFAULT).
+ */
 static void cowshare_own_page(struct cowshare_view *view, struct page *copy, pgoff_t idx)
 {
-	if (view->copies_inode)
-		copy->mapping = view->copies_inode->i_mapping;
+	struct inode *inode = READ_ONCE(view->copies_inode);
+
+	if (!inode) {
+		inode = cowshare_alloc_inode();
+		if (IS_ERR(inode))
+			return;
+		if (cmpxchg(&view->copies_inode, NULL, inode)) {
+			iput(inode);
+			inode = READ_ONCE(view->copies_inode);
+		}
+	}
+	copy->mapping = inode->i_mapping;
 	copy->index = idx;
 }
 
@@ -139,7 +144,9 @@ static void cowshare_own_page(struct cowshare_view *view, struct page *copy, pgo
  */
 static void cowshare_disown_page(struct cowshare_view *view, struct page *page)
 {
-	if (view->copies_inode && page->mapping == view->copies_inode->i_mapping)
+	struct inode *inode = READ_ONCE(view->copies_inode);
+
+	if (inode && page->mapping == inode->i_mapping)
 		page->mapping = NULL;
 }
 
