@@ -2,7 +2,8 @@
 #
 # cowshare: build and VM test entry points. See README.md and docs/build.md.
 #
-#   make demo                 set up, build 6.12-amd64, boot it, show the device
+#   make demo                 set up, build 6.12-amd64, boot it, run the demo
+#                             (scripts/demo), draw build/demo/sharing.svg
 #   make check [TARGETS="t…"] checkpatch, build, selftests in a VM per target
 #   make build [TARGET="t…"]  module + guest userspace + selftests per target
 #   make build KDIR=DIR       only the module, against kernel build tree DIR,
@@ -12,6 +13,10 @@
 #                             6.12 kernel (built once, ~25 min, cached)
 #   make fuzz [DURATION=s] [TARGETS="t…"]  long seeded fuzzer runs
 #   make bench [TARGETS="t…"] benchmarks -> docs/benchmarks.md
+#   make install [DESTDIR=] [PREFIX=/usr/local]   host libcowshare (.a, .so),
+#                             headers, cowshare.pc, cowctl, man pages, udev rule
+#   make modules_install KDIR=DIR [DESTDIR=]   module for that kernel (kbuild)
+#   make dkms-source [DESTDIR=]   DESTDIR/usr/src/cowshare-VERSION/ for dkms
 #   make checkpatch | setup | clean
 #
 # Every target first runs scripts/setup once (build/cache/.setup-done).
@@ -37,6 +42,7 @@ $(error unknown target(s) $(unknown); known: $(ALL_TARGETS))
 endif
 
 .PHONY: all setup build userspace check checkpatch demo clean help check-debug fuzz bench \
+	install modules_install dkms-source \
 	$(addprefix build-,$(ALL_TARGETS))
 .DEFAULT_GOAL := help
 
@@ -83,9 +89,56 @@ BENCH_TARGETS := $(if $(filter command line,$(origin TARGETS)),$(TARGETS),6.12-a
 bench: $(SETUP_DONE)
 	+@scripts/bench --targets "$(BENCH_TARGETS)"
 
+# The demo program goes in as /extra/demo-prog; the console is kept in
+# build/demo/console.log and its data block drawn by scripts/demo-render.
+DEMO_OUT := build/demo
 demo: $(SETUP_DONE)
+	@echo "demo: building $(DEFAULT_TARGET): module, libcowshare, demo program, selftests"
 	+@scripts/build $(DEFAULT_TARGET)
-	@scripts/vm-run --target $(DEFAULT_TARGET) --add scripts/demo -- sh /extra/demo
+	@mkdir -p $(DEMO_OUT)
+	@cp build/$(DEFAULT_TARGET)/demo $(DEMO_OUT)/demo-prog
+	@echo "demo: booting $(DEFAULT_TARGET) in QEMU (TCG, about 20 s)"
+	@scripts/vm-run --target $(DEFAULT_TARGET) --timeout 240 --add scripts/demo \
+		--add $(DEMO_OUT)/demo-prog --log $(DEMO_OUT)/console.log -- sh /extra/demo
+	@echo "demo: drawing the pictures (console in $(DEMO_OUT)/console.log)"
+	@scripts/demo-render $(DEMO_OUT)/console.log $(DEMO_OUT)
+
+# ---- install --------------------------------------------------------------
+# Host userspace as `make userspace` builds it, with PREFIX's paths in
+# cowshare.pc. DESTDIR and PREFIX are passed on by name: MAKEOVERRIDES is
+# empty above.
+PREFIX ?= /usr/local
+DESTDIR ?=
+UDEVRULESDIR ?= /lib/udev/rules.d
+VERSION := $(shell sed -n 's/^\#define COWSHARE_VERSION_\(MAJOR\|MINOR\|PATCH\)[[:space:]]*\([0-9]*\).*/\2/p' \
+	userspace/include/cowshare.h | paste -sd.)
+
+install: $(SETUP_DONE)
+	+$(MAKE) -C userspace O=$(CURDIR)/build/host CC=$(or $(HOSTCC),gcc) \
+		PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) install
+	install -d $(DESTDIR)$(UDEVRULESDIR)
+	install -m 644 scripts/udev/60-cowshare.rules $(DESTDIR)$(UDEVRULESDIR)/
+
+# The module for kernel tree KDIR, built into build/host/ (as `make build
+# KDIR=`), installed by kbuild: DESTDIR/lib/modules/<release>/updates/.
+modules_install:
+ifndef KDIR
+	$(error modules_install needs KDIR=<kernel build tree>, e.g. /lib/modules/$$(uname -r)/build)
+endif
+	+@scripts/build --kdir $(KDIR)
+	+$(MAKE) -C $(KDIR) M=$(CURDIR)/build/host/kmod-src \
+		$(if $(DESTDIR),INSTALL_MOD_PATH=$(abspath $(DESTDIR))) modules_install
+
+# The module's sources as DKMS wants them (scripts/dkms/dkms.conf).
+DKMS_SRC := $(DESTDIR)/usr/src/cowshare-$(VERSION)
+dkms-source:
+	rm -rf $(DKMS_SRC)
+	install -d $(DKMS_SRC)/kmod $(DKMS_SRC)/uapi/linux
+	install -m 644 Kbuild $(DKMS_SRC)/
+	install -m 644 kmod/*.[ch] $(DKMS_SRC)/kmod/
+	install -m 644 uapi/linux/cowshare.h $(DKMS_SRC)/uapi/linux/
+	sed 's/@VERSION@/$(VERSION)/' scripts/dkms/dkms.conf >$(DKMS_SRC)/dkms.conf
+	@echo "dkms-source: $(DKMS_SRC) (dkms add $(DKMS_SRC) && dkms install cowshare/$(VERSION))"
 
 # The fetched kernels and tools (build/cache) stay: they take minutes to
 # fetch. `rm -rf build` removes those too.
