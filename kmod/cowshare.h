@@ -33,6 +33,7 @@ struct cowshare_stats {
 
 extern struct cowshare_stats cowshare_stats;
 extern unsigned long cowshare_max_region_size;
+extern struct page *cowshare_zero_page;
 
 /* What makes two file images the same (COWSHARE_SHARE_BY_FILE). */
 struct cowshare_file_key {
@@ -132,6 +133,7 @@ struct cowshare_region *cowshare_region_from_file(struct file *file);
 struct file *cowshare_file_alloc(struct inode *inode, const char *name,
 				 const struct file_operations *fops, void *private_data);
 struct page *cowshare_base_page(struct cowshare_region *region, pgoff_t index);
+struct page *cowshare_base_get(struct cowshare_region *region, pgoff_t index, bool zero_ok);
 struct page *cowshare_base_peek(struct cowshare_region *region, pgoff_t index);
 void cowshare_region_seal_base(struct cowshare_region *region);
 long cowshare_region_ioctl(struct file *file, unsigned int cmd, unsigned long arg);

@@ -20,6 +20,9 @@ MODULE_PARM_DESC(max_region_size, "Largest region a create may ask for, in bytes
 
 struct cowshare_stats cowshare_stats;
 
+/* What a view maps for a never-written page of a sealed region. */
+struct page *cowshare_zero_page;
+
 /* The ioctl numbers encode each struct's first (and minimum) size. */
 static_assert(_IOC_SIZE(COWSHARE_IOC_CREATE) == sizeof(struct cowshare_create));
 static_assert(_IOC_SIZE(COWSHARE_IOC_GLOBAL_INFO) == sizeof(struct cowshare_global_info));
@@ -160,9 +163,12 @@ static int __init cowshare_init(void)
 {
 	int ret;
 
+	cowshare_zero_page = alloc_page(GFP_HIGHUSER | __GFP_ZERO);
+	if (!cowshare_zero_page)
+		return -ENOMEM;
 	ret = cowshare_fs_init();
 	if (ret)
-		return ret;
+		goto err_zero;
 	ret = misc_register(&cowshare_misc);
 	if (ret)
 		goto err_fs;
@@ -170,6 +176,8 @@ static int __init cowshare_init(void)
 
 err_fs:
 	cowshare_fs_exit();
+err_zero:
+	__free_page(cowshare_zero_page);
 	return ret;
 }
 
@@ -177,6 +185,8 @@ static void __exit cowshare_exit(void)
 {
 	misc_deregister(&cowshare_misc);
 	cowshare_fs_exit();
+	/* Every view is gone (each held a module reference): so are its mappings. */
+	__free_page(cowshare_zero_page);
 }
 
 module_init(cowshare_init);

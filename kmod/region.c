@@ -471,6 +471,18 @@ struct page *cowshare_base_peek(struct cowshare_region *region, pgoff_t index)
 
 struct page *cowshare_base_page(struct cowshare_region *region, pgoff_t index)
 {
+	return cowshare_base_get(region, index, false);
+}
+
+/*
+ * Base page @index, locked and referenced. A hole (never written) of a
+ * sealed region stays zero forever: with @zero_ok, it is answered with the
+ * module's shared zero page instead of a page of its own, so that reading
+ * a sparse sealed image costs no memory. The zero page is never a base
+ * page: it is never written, and a write to it copies.
+ */
+struct page *cowshare_base_get(struct cowshare_region *region, pgoff_t index, bool zero_ok)
+{
 	struct address_space *mapping;
 	struct page *page;
 
@@ -480,6 +492,14 @@ struct page *cowshare_base_page(struct cowshare_region *region, pgoff_t index)
 		return page;
 	}
 	mapping = region->inode->i_mapping;
+	if (zero_ok && READ_ONCE(region->sealed)) {
+		page = pagecache_get_page(mapping, index, FGP_LOCK, 0);
+		if (page)
+			return page;
+		get_page(cowshare_zero_page);
+		lock_page(cowshare_zero_page);
+		return cowshare_zero_page;
+	}
 	page = pagecache_get_page(mapping, index, FGP_LOCK | FGP_CREAT,
 				  mapping_gfp_mask(mapping));
 	if (!page)

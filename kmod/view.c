@@ -351,7 +351,7 @@ static struct page *cowshare_copy_base(struct cowshare_view *view,
 	struct page *base, *copy;
 	int ret;
 
-	base = cowshare_base_page(view->region, idx);
+	base = cowshare_base_get(view->region, idx, true);
 	if (IS_ERR(base))
 		return base;
 	/* A concurrent first write made the copy while we waited for the lock. */
@@ -438,7 +438,7 @@ static vm_fault_t cowshare_vm_fault(struct vm_fault *vmf)
 	if (page) {
 		xa_clear_mark(&view->copies, idx, COPY_UNMAPPED);
 	} else {
-		page = cowshare_base_page(view->region, idx);
+		page = cowshare_base_get(view->region, idx, true);
 		if (IS_ERR(page))
 			return vmf_error(PTR_ERR(page));
 		atomic_long_inc(&view->read_faults);
