@@ -767,6 +767,45 @@ err_view:
 	return ret;
 }
 
+/*
+ * The caller's vma that holds all of [addr, addr + len) of a view of
+ * @region, under the mmap read lock; NULL if there is none.
+ */
+static struct vm_area_struct *cowshare_find_view_vma(struct cowshare_region *region,
+						     unsigned long addr, unsigned long len)
+{
+	struct vm_area_struct *vma = find_vma(current->mm, addr);
+
+	if (!vma || vma->vm_start > addr || len > vma->vm_end - addr ||
+	    vma->vm_ops != &cowshare_vm_ops ||
+	    ((struct cowshare_view *)vma->vm_private_data)->region != region)
+		return NULL;
+	return vma;
+}
+
+/*
+ * Read a struct cowshare_range: flags within @allowed, a bitmap only where
+ * one is reported, a page-aligned, non-empty range inside the user address
+ * space. Its length in pages in *@npages.
+ */
+static int cowshare_range_in(void __user *uarg, unsigned int allowed, bool bitmap,
+			     struct cowshare_range *args, unsigned long *npages)
+{
+	u32 usize;
+	int ret;
+
+	ret = cowshare_copy_struct_in(args, sizeof(*args), sizeof(*args), uarg, &usize);
+	if (ret)
+		return ret;
+	if (args->flags & ~allowed || (!bitmap && args->bitmap))
+		return -EINVAL;
+	if (!args->length || offset_in_page(args->addr) ||
+	    args->length > TASK_SIZE || args->addr > TASK_SIZE - args->length)
+		return -EINVAL;
+	*npages = DIV_ROUND_UP(args->length, PAGE_SIZE);
+	return 0;
+}
+
 int cowshare_view_info(struct cowshare_region *region, void __user *uarg)
 {
 	struct mm_struct *mm = current->mm;
@@ -786,9 +825,8 @@ int cowshare_view_info(struct cowshare_region *region, void __user *uarg)
 
 	if (mmap_read_lock_killable(mm))
 		return -EINTR;
-	vma = find_vma(mm, info.addr);
-	if (!vma || vma->vm_start > info.addr || vma->vm_ops != &cowshare_vm_ops ||
-	    ((struct cowshare_view *)vma->vm_private_data)->region != region) {
+	vma = cowshare_find_view_vma(region, info.addr, 1);
+	if (!vma) {
 		mmap_read_unlock(mm);
 		return -EINVAL;
 	}
@@ -806,22 +844,6 @@ int cowshare_view_info(struct cowshare_region *region, void __user *uarg)
 	info.cow_faults = atomic_long_read(&view->cow_faults);
 	mmap_read_unlock(mm);
 	return cowshare_copy_struct_out(uarg, &info, sizeof(info), usize);
-}
-
-/*
- * The caller's vma that holds all of [addr, addr + len) of a view of
- * @region, under the mmap read lock; NULL if there is none.
- */
-static struct vm_area_struct *cowshare_find_view_vma(struct cowshare_region *region,
-						     unsigned long addr, unsigned long len)
-{
-	struct vm_area_struct *vma = find_vma(current->mm, addr);
-
-	if (!vma || vma->vm_start > addr || len > vma->vm_end - addr ||
-	    vma->vm_ops != &cowshare_vm_ops ||
-	    ((struct cowshare_view *)vma->vm_private_data)->region != region)
-		return NULL;
-	return vma;
 }
 
 #define COWSHARE_DROP_BATCH	64
@@ -914,20 +936,11 @@ long cowshare_view_range(struct cowshare_region *region, unsigned int cmd,
 	pgoff_t first;
 	long count = 0;
 	bool drop;
-	u32 usize;
 	int ret;
 
-	ret = cowshare_copy_struct_in(&args, sizeof(args), sizeof(args), uarg, &usize);
+	ret = cowshare_range_in(uarg, allowed, cmd == COWSHARE_IOC_DIRTY, &args, &npages);
 	if (ret)
 		return ret;
-	if (args.flags & ~allowed)
-		return -EINVAL;
-	if (cmd != COWSHARE_IOC_DIRTY && args.bitmap)
-		return -EINVAL;
-	if (!args.length || offset_in_page(args.addr) ||
-	    args.length > TASK_SIZE || args.addr > TASK_SIZE - args.length)
-		return -EINVAL;
-	npages = DIV_ROUND_UP(args.length, PAGE_SIZE);
 	drop = cmd == COWSHARE_IOC_RESET || (args.flags & COWSHARE_DIRTY_RESET);
 
 	if (mmap_read_lock_killable(mm))
@@ -1022,18 +1035,11 @@ int cowshare_view_snapshot(struct cowshare_region *region, void __user *uarg)
 	unsigned long npages, idx;
 	struct page *page;
 	pgoff_t first;
-	u32 usize;
 	int ret;
 
-	ret = cowshare_copy_struct_in(&args, sizeof(args), sizeof(args), uarg, &usize);
+	ret = cowshare_range_in(uarg, COWSHARE_CLOEXEC, false, &args, &npages);
 	if (ret)
 		return ret;
-	if (args.flags & ~COWSHARE_CLOEXEC || args.bitmap)
-		return -EINVAL;
-	if (!args.length || offset_in_page(args.addr) ||
-	    args.length > TASK_SIZE || args.addr > TASK_SIZE - args.length)
-		return -EINVAL;
-	npages = DIV_ROUND_UP(args.length, PAGE_SIZE);
 
 	/* Validate before sealing: a refused snapshot changes nothing. */
 	if (mmap_read_lock_killable(mm))
