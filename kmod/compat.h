@@ -7,6 +7,7 @@
 #define _COWSHARE_COMPAT_H
 
 #include <linux/fs.h>
+#include <linux/highmem.h>
 #include <linux/mm.h>
 #include <asm/cacheflush.h>
 
@@ -31,6 +32,43 @@ static inline void cowshare_zap_range(struct vm_area_struct *vma,
 static inline int cowshare_page_mapcount(struct page *page)
 {
 	return atomic_read(&page->_mapcount) + 1;
+}
+
+/*
+ * 6.3 made vm_flags read-only behind vm_flags_set() (which asserts the
+ * mmap write lock); 6.1 writes the field. Probed by Kbuild.
+ */
+static inline void cowshare_vm_flags_set(struct vm_area_struct *vma, vm_flags_t flags)
+{
+#ifdef COWSHARE_HAVE_VM_FLAGS_SET
+	vm_flags_set(vma, flags);
+#else
+	vma->vm_flags |= flags;
+#endif
+}
+
+/*
+ * Whether the fault holds only the vma's lock (per-vma locking, 6.4+),
+ * not the mmap lock: what needs the mmap lock must retry under it.
+ */
+static inline bool cowshare_fault_vma_locked(const struct vm_fault *vmf)
+{
+#ifdef COWSHARE_HAVE_VMA_LOCK
+	return vmf->flags & FAULT_FLAG_VMA_LOCK;
+#else
+	return false;
+#endif
+}
+
+/* Give up a fault that holds only the vma lock: the core retries under mmap_lock. */
+static inline vm_fault_t cowshare_fault_retry_mmap_locked(struct vm_fault *vmf)
+{
+#ifdef COWSHARE_HAVE_VMA_LOCK
+	release_fault_lock(vmf);
+	return VM_FAULT_RETRY;
+#else
+	return VM_FAULT_NOPAGE;
+#endif
 }
 
 /* 6.11 made struct fd opaque: fd_file() reads its file. */

@@ -1,15 +1,41 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * cowshare internals: the objects shared by the module's files.
+ * cowshare internals: the objects the module's files share.
  *
- * region  - a set of base pages: the page cache of the region's own inode
- *           on the module's pseudo filesystem. Region fds are files on that
- *           inode; the region lives as long as the inode (last fd and last
- *           view gone).
- * view    - what one mmap() of a region fd made in one process: the vmas
- *           split or moved from it, and the private copies they own, keyed
- *           by page offset into the region. A forked child gets a view of
- *           its own for each of the parent's, with copies of its copies.
+ * region   - a set of base pages. A root region's base pages are the page
+ *            cache of its own inode on the module's pseudo filesystem (so
+ *            that fault-around maps them with filemap_map_pages()); a
+ *            snapshot is a layer over a root region: its own base pages in
+ *            an index (@overlay), every other page the root's. Layers are
+ *            always one deep: a snapshot of a layer's view copies the
+ *            layer's index, never stacks on it.
+ * view     - what one mmap() of a region fd made in one process: the vmas
+ *            split or moved from it, and its private copies, in an index
+ *            keyed by page offset into the region. A forked child gets a
+ *            view of its own for each of the parent's, sharing the
+ *            parent's copies until either side writes.
+ * copy     - a page the module allocated for a view's first write to a
+ *            page. Its holders (view indexes, snapshot indexes) are
+ *            counted in page->private; only a copy with one holder that
+ *            no fork or snapshot shared since (exclusive) is written in
+ *            place.
+ *
+ * Lock order (outermost first):
+ *
+ *   inode lock of a region (base writes, seal; a base write faults in
+ *   its source buffer)
+ *     mmap lock or per-vma lock (fault, ioctl, fork)
+ *       view->ctl (one dirty/reset/snapshot/info at a time per view)
+ *         view->map_sem, then root->holes_sem (read: batch mapping)
+ *           page lock (a copy: exclusivity, mapping writable; a base page
+ *                      of an unsealed root: a copy of it is never torn)
+ *             view->lock (the vma list)
+ *               the index lock (xa_lock of cowshare_pages)
+ *   cowshare_fork_lock and cowshare_regions_lock are leaves.
+ *
+ * A page lock is never held across a drain of map_sem (down_write), and
+ * batch mapping never waits on a page lock (filemap_map_pages() only
+ * trylocks), so drains cannot deadlock with mappers.
  */
 #ifndef _COWSHARE_H
 #define _COWSHARE_H
@@ -19,6 +45,7 @@
 #include <linux/list.h>
 #include <linux/mm_types.h>
 #include <linux/mutex.h>
+#include <linux/rwsem.h>
 #include <linux/time64.h>
 #include <linux/xarray.h>
 
@@ -26,14 +53,25 @@
 
 struct cowshare_stats {
 	atomic_long_t regions;
-	atomic_long_t base_pages;
-	atomic_long_t private_pages;
+	atomic_long_t base_pages;	/* root page cache pages + layer index entries */
+	atomic_long_t private_pages;	/* entries of all views' indexes */
 	atomic_long_t views;
+	atomic_long_t copy_pages;	/* physical copies held by a view or a layer */
+	atomic_long_t cache_pages;	/* physical base pages in roots' page caches */
+	atomic_long_t zero_pages;	/* pages the module uses as its zero page */
 };
 
 extern struct cowshare_stats cowshare_stats;
 extern unsigned long cowshare_max_region_size;
-extern struct page *cowshare_zero_page;
+extern unsigned int cowshare_fault_around_pages;
+
+/*
+ * An index of pages by offset: a view's copies, a layer's own base pages.
+ * An xarray of chunks of COWSHARE_CHUNK_PAGES offsets each (pages.c).
+ */
+struct cowshare_pages {
+	struct xarray xa;
+};
 
 /* What makes two file images the same (COWSHARE_SHARE_BY_FILE). */
 struct cowshare_file_key {
@@ -51,104 +89,180 @@ struct cowshare_region {
 	u64 id;
 	struct list_head node;		/* cowshare_regions, under its lock */
 	pgoff_t npages;
-	struct inode *inode;		/* base pages: inode->i_mapping */
+	struct inode *inode;		/* its region fds are files on it */
 	atomic_long_t base_pages;
-	atomic_long_t private_pages;	/* copies held by all its views */
+	atomic_long_t private_pages;	/* index entries of all its views */
 	atomic_long_t views;
 	kuid_t creator;
 	bool exec_mapped;		/* some view had VM_MAYEXEC: keep icache in sync */
-	bool sealed;			/* base immutable; set once, under inode_lock */
+	bool sealed;			/* base immutable: smp_store_release under inode lock */
 	bool file_image;		/* made by COWSHARE_IOC_CREATE_FROM_FILE */
 	/*
-	 * A snapshot is a layer over the region it was taken from (@lower, at
-	 * @lower_off, referenced through its inode): its own base pages are in
-	 * @overlay, the rest are @lower's. @root is the bottom of the chain,
-	 * whose page cache holds every other page; index i of this region is
-	 * index i + @root_off of the root.
+	 * A root: @root is itself and its base pages are its page cache;
+	 * @holes_sem orders a base write filling a hole (views map the zero
+	 * page there) against views mapping that hole (unsealed roots only).
+	 * A layer: its own base pages in @overlay, index i of it is index
+	 * i + @root_off of @root (held through its inode), and its views map
+	 * @root_file (a file on the root's inode, so that fault-around maps
+	 * the root's pages).
 	 */
-	struct cowshare_region *lower;
-	pgoff_t lower_off;
 	struct cowshare_region *root;
 	pgoff_t root_off;
-	struct xarray overlay;
+	struct cowshare_pages overlay;
+	struct file *root_file;
+	struct rw_semaphore holes_sem;
 	bool shared_image;		/* found by others with the same file_key */
 	struct cowshare_file_key file_key;
 };
 
-/*
- * Mark on view->copies entries, changed under the copy's page lock.
- *
- * COPY_UNMAPPED: the copy is not mapped yet (new, or inherited by fork), or
- * the module unmapped it itself; a fault maps it back. A copy found without
- * this mark and not mapped anywhere was dropped by the user
- * (MADV_DONTNEED), and the view shows the base there again.
- */
-#define COPY_UNMAPPED	XA_MARK_0
-/*
- * COPY_REPLACE: at fork the copy was referenced outside the view (spliced
- * into a pipe, pinned): the view copies it again before using it, so that
- * the holder keeps the content it had, as for anonymous memory after fork.
- */
-#define COPY_REPLACE	XA_MARK_1
-/*
- * COPY_FROZEN: a snapshot took the copy as a base page: the view may map it
- * read-only but copies it again before writing.
- */
-#define COPY_FROZEN	XA_MARK_2
+static inline bool cowshare_region_is_layer(const struct cowshare_region *region)
+{
+	return region->root != region;
+}
+
+static inline bool cowshare_region_sealed(struct cowshare_region *region)
+{
+	/* Pairs with cowshare_region_seal_base(): sees every base write before the seal. */
+	return smp_load_acquire(&region->sealed);
+}
 
 struct cowshare_view {
 	struct cowshare_region *region;
 	struct mm_struct *mm;		/* the mm its vmas live in; no reference */
-	/* its vmas' vm_file, so that 6.12 never merges two views' vmas */
-	struct file *file;
-	/* fork: the view the last fork made of this one, and the reverse */
+	/* fork: the view the running fork made of this one, and the reverse */
 	struct cowshare_view *fork_child;
 	struct cowshare_view *fork_parent;
 	pgoff_t shift;			/* vm_pgoff - index: region->root_off */
-	struct xarray copies;		/* pgoff -> private copy (struct page *) */
+	struct cowshare_pages copies;	/* index -> private copy */
 	/*
-	 * The copies' page->mapping, with page->index their offset: a shared
-	 * futex in a copy is keyed by (this inode, offset), so it is the
-	 * view's own; a page without mapping in a shared vma has no key.
-	 * Made with the view's first copy.
+	 * Batch mapping (fault-around, ->fault) holds @map_sem shared while
+	 * it reads what the view shows and maps it. Whoever changes what the
+	 * view shows at an offset publishes the change in @copies first,
+	 * then drains @map_sem (down_write, up_write): no mapping made from
+	 * the old state can land after that, and the old pte can be zapped.
 	 */
-	struct inode *copies_inode;
-	bool fork_failed;		/* fork could not copy a copy: OOM on fault */
-	struct mutex lock;		/* vmas list */
+	struct rw_semaphore map_sem;
+	struct mutex ctl;		/* dirty, reset, snapshot, info: one at a time */
+	struct mutex lock;		/* @vmas */
 	struct list_head vmas;
+	bool aliased;			/* two of its vmas map one offset (mremap) */
+	bool fork_failed;		/* fork could not duplicate it: SIGBUS */
 	atomic_long_t nr_copies;
 	atomic_long_t read_faults;
 	atomic_long_t cow_faults;
 };
 
+/* main.c */
+struct page *cowshare_zero_page(void);
+bool cowshare_is_zero_page(struct page *page);
+
+/* pages.c: the index */
+#define COWSHARE_CHUNK_SHIFT	6
+#define COWSHARE_CHUNK_PAGES	BIT(COWSHARE_CHUNK_SHIFT)
+
+struct cowshare_entry {
+	pgoff_t idx;
+	struct page *page;
+};
+
+void cowshare_pages_init(struct cowshare_pages *p);
+struct page *cowshare_pages_get(struct cowshare_pages *p, pgoff_t idx);
+struct page *cowshare_pages_peek(struct cowshare_pages *p, pgoff_t idx);
+struct page *cowshare_pages_peek_locked(struct cowshare_pages *p, pgoff_t idx);
+int cowshare_pages_insert(struct cowshare_pages *p, pgoff_t idx, struct page *page, gfp_t gfp);
+int cowshare_pages_store(struct cowshare_pages *p, pgoff_t idx, struct page *page,
+			 struct page **old, gfp_t gfp);
+bool cowshare_pages_replace(struct cowshare_pages *p, pgoff_t idx, struct page *old,
+			    struct page *page);
+bool cowshare_pages_erase(struct cowshare_pages *p, pgoff_t idx, struct page *page);
+unsigned int cowshare_pages_gather(struct cowshare_pages *p, pgoff_t *pos, pgoff_t last,
+				   struct cowshare_entry *out, unsigned int max);
+void cowshare_pages_mark(struct cowshare_pages *p, pgoff_t first, pgoff_t last,
+			 unsigned long *bits, bool stable);
+void cowshare_pages_fill(struct cowshare_pages *p, pgoff_t first, pgoff_t last,
+			 struct page **pages, bool stable);
+unsigned long cowshare_pages_count(struct cowshare_pages *p, pgoff_t first, pgoff_t last);
+pgoff_t cowshare_pages_next(struct cowshare_pages *p, pgoff_t pos, pgoff_t last);
+pgoff_t cowshare_pages_next_stable(struct cowshare_pages *p, pgoff_t pos, pgoff_t last);
+int cowshare_pages_merge(struct cowshare_pages *p, unsigned long key, unsigned long slots,
+			 struct page **buf, unsigned long *inserted, gfp_t gfp);
+int cowshare_pages_dup(struct cowshare_pages *dst, struct cowshare_pages *src,
+		       pgoff_t first, pgoff_t last, pgoff_t shift, gfp_t gfp);
+void cowshare_pages_destroy(struct cowshare_pages *p, void (*put)(struct page *page));
+
+/* pages.c: copies */
+struct page *cowshare_copy_alloc(struct mm_struct *mm, struct cowshare_region *root);
+void cowshare_copy_fill(struct page *copy, struct page *src, unsigned long addr,
+			struct vm_area_struct *vma);
+void cowshare_copy_hold(struct page *page);
+void cowshare_copy_release(struct page *page);
+void cowshare_copy_discard(struct page *page);
+bool cowshare_copy_exclusive(struct page *page);
+bool cowshare_copy_try_exclusive(struct page *page, int extra_refs);
+bool cowshare_copy_has_outside_refs(struct page *page, int extra_refs);
+
 /* region.c */
+int cowshare_fs_pin(void);
+void cowshare_fs_unpin(void);
 int cowshare_fs_init(void);
 void cowshare_fs_exit(void);
 struct cowshare_region *cowshare_region_alloc(pgoff_t npages);
 int cowshare_region_install_fd(struct cowshare_region *region, unsigned int flags);
 int cowshare_region_create(u64 length, unsigned int flags);
 int cowshare_region_create_from_file(const struct cowshare_create_from_file *args);
-int cowshare_list_regions(void __user *uarg);
-struct cowshare_region *cowshare_region_from_file(struct file *file);
+int cowshare_list_regions(struct cowshare_list_regions *args);
+void cowshare_region_seal_base(struct cowshare_region *region);
+struct page *cowshare_base_peek(struct cowshare_region *region, pgoff_t index);
 struct file *cowshare_file_alloc(struct inode *inode, const char *name,
 				 const struct file_operations *fops, void *private_data);
-struct page *cowshare_base_page(struct cowshare_region *region, pgoff_t index);
-struct page *cowshare_base_get(struct cowshare_region *region, pgoff_t index, bool zero_ok);
-struct page *cowshare_base_peek(struct cowshare_region *region, pgoff_t index);
-void cowshare_region_seal_base(struct cowshare_region *region);
-long cowshare_region_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+void cowshare_fill_region_info(struct cowshare_region *region,
+			       struct cowshare_region_entry *e);
+extern const struct file_operations cowshare_region_fops;
+
+/* snapshot.c */
+int cowshare_snapshot(struct cowshare_region *region, unsigned long addr,
+		      unsigned long npages, unsigned int flags);
+void cowshare_layer_free(struct cowshare_region *layer);
 
 /* view.c */
+extern const struct vm_operations_struct cowshare_vm_ops;
 int cowshare_view_mmap(struct cowshare_region *region, struct vm_area_struct *vma);
-int cowshare_view_info(struct cowshare_region *region, void __user *uarg);
-long cowshare_view_range(struct cowshare_region *region, unsigned int cmd,
-			 void __user *uarg);
-int cowshare_view_snapshot(struct cowshare_region *region, void __user *uarg);
-struct inode *cowshare_alloc_inode(void);
+struct vm_area_struct *cowshare_find_view_vma(struct cowshare_region *region,
+					      unsigned long addr, unsigned long len);
+void cowshare_view_drain(struct cowshare_view *view);
+void cowshare_view_zap(struct cowshare_view *view, struct vm_area_struct *vma,
+		       pgoff_t idx, unsigned long nr);
+void cowshare_count_copy(struct cowshare_view *view, long n);
+void cowshare_view_open(struct vm_area_struct *vma);
+void cowshare_view_close(struct vm_area_struct *vma);
+int cowshare_view_mremap(struct vm_area_struct *vma);
 
-/* main.c */
-int cowshare_copy_struct_in(void *dst, size_t ksize, size_t min_size,
-			    void __user *uarg, u32 *usize);
-int cowshare_copy_struct_out(void __user *uarg, const void *src, size_t ksize, u32 usize);
+static inline pgoff_t cowshare_vma_first(struct cowshare_view *view, struct vm_area_struct *vma)
+{
+	return vma->vm_pgoff - view->shift;
+}
+
+/* The user address of region index @idx in @vma. */
+static inline unsigned long cowshare_index_addr(struct cowshare_view *view,
+						struct vm_area_struct *vma, pgoff_t idx)
+{
+	return vma->vm_start + ((idx - cowshare_vma_first(view, vma)) << PAGE_SHIFT);
+}
+
+/* control.c: COWSHARE_IOC_VIEW_INFO, DIRTY, RESET */
+int cowshare_view_info(struct cowshare_region *region, struct cowshare_view_info *info);
+long cowshare_view_dirty(struct cowshare_region *region, const struct cowshare_range *args,
+			 bool report, bool drop);
+
+/* fault.c */
+vm_fault_t cowshare_vm_fault(struct vm_fault *vmf);
+vm_fault_t cowshare_vm_map_pages(struct vm_fault *vmf, pgoff_t start_pgoff, pgoff_t end_pgoff);
+vm_fault_t cowshare_vm_page_mkwrite(struct vm_fault *vmf);
+int cowshare_vm_access(struct vm_area_struct *vma, unsigned long addr, void *buf,
+		       int len, int write);
+
+/* ioctl.c */
+long cowshare_dev_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+long cowshare_region_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
 
 #endif /* _COWSHARE_H */

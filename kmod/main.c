@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * cowshare: module init/exit, its limits, the /dev/cowshare misc device and
- * the global counters.
+ * cowshare: module init/exit, its parameters, the /dev/cowshare misc
+ * device, the global counters and the zero page views map for holes.
  */
-#include <linux/build_bug.h>
 #include <linux/fs.h>
+#include <linux/gfp.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
-#include <linux/uaccess.h>
+#include <linux/spinlock.h>
 
 #include <linux/cowshare.h>
 
@@ -18,126 +18,52 @@ unsigned long cowshare_max_region_size = 16UL << 30;
 module_param_named(max_region_size, cowshare_max_region_size, ulong, 0644);
 MODULE_PARM_DESC(max_region_size, "Largest region a create may ask for, in bytes (default 16 GiB)");
 
+unsigned int cowshare_fault_around_pages = PTRS_PER_PTE;
+module_param_named(fault_around_pages, cowshare_fault_around_pages, uint, 0644);
+MODULE_PARM_DESC(fault_around_pages,
+		 "Pages a read fault maps around the faulting address: a power of two, at most one page table (default: one page table)");
+
 struct cowshare_stats cowshare_stats;
 
-/* What a view maps for a never-written page of a sealed region. */
-struct page *cowshare_zero_page;
-
-/* The ioctl numbers encode each struct's first (and minimum) size. */
-static_assert(_IOC_SIZE(COWSHARE_IOC_CREATE) == sizeof(struct cowshare_create));
-static_assert(_IOC_SIZE(COWSHARE_IOC_GLOBAL_INFO) == sizeof(struct cowshare_global_info));
-static_assert(_IOC_SIZE(COWSHARE_IOC_REGION_INFO) == sizeof(struct cowshare_region_info));
-static_assert(_IOC_SIZE(COWSHARE_IOC_VIEW_INFO) == sizeof(struct cowshare_view_info));
-static_assert(_IOC_SIZE(COWSHARE_IOC_DIRTY) == sizeof(struct cowshare_range));
-static_assert(_IOC_SIZE(COWSHARE_IOC_RESET) == sizeof(struct cowshare_range));
-static_assert(_IOC_SIZE(COWSHARE_IOC_SEAL) == sizeof(struct cowshare_seal));
-static_assert(_IOC_SIZE(COWSHARE_IOC_CREATE_FROM_FILE) ==
-	      sizeof(struct cowshare_create_from_file));
-static_assert(_IOC_SIZE(COWSHARE_IOC_LIST_REGIONS) == sizeof(struct cowshare_list_regions));
-static_assert(_IOC_SIZE(COWSHARE_IOC_SNAPSHOT) == sizeof(struct cowshare_range));
-
 /*
- * Read an extensible argument struct that starts with its __u32 size:
- * shorter than @min_size is EINVAL, longer than we know is fine only when
- * the extra bytes are zero (E2BIG otherwise, from copy_struct_from_user).
+ * What views map for a page that no one ever wrote. Every such mapping
+ * takes a reference on one page, so the page is replaced by a fresh one
+ * long before its reference count could overflow; the old one lives on
+ * until its last mapping goes. Never written: it is never a copy, never
+ * in an index.
  */
-int cowshare_copy_struct_in(void *dst, size_t ksize, size_t min_size,
-			    void __user *uarg, u32 *usize)
+static struct page *cowshare_zero;
+static DEFINE_SPINLOCK(cowshare_zero_lock);
+#define COWSHARE_ZERO_REFS_MAX	BIT(30)
+
+struct page *cowshare_zero_page(void)
 {
-	int ret;
+	struct page *zero = READ_ONCE(cowshare_zero), *fresh;
 
-	if (get_user(*usize, (u32 __user *)uarg))
-		return -EFAULT;
-	if (*usize < min_size)
-		return -EINVAL;
-	if (*usize > PAGE_SIZE)
-		return -E2BIG;
-	ret = copy_struct_from_user(dst, ksize, uarg, *usize);
-	return ret;
-}
-
-/* Write back what the caller's struct has room for; the rest is not touched. */
-int cowshare_copy_struct_out(void __user *uarg, const void *src, size_t ksize, u32 usize)
-{
-	if (copy_to_user(uarg, src, min_t(size_t, ksize, usize)))
-		return -EFAULT;
-	return 0;
-}
-
-static long cowshare_ioctl_create(void __user *uarg)
-{
-	struct cowshare_create args;
-	u32 usize;
-	int ret;
-
-	ret = cowshare_copy_struct_in(&args, sizeof(args), sizeof(args), uarg, &usize);
-	if (ret)
-		return ret;
-	if (args.flags & ~COWSHARE_CREATE_FLAGS)
-		return -EINVAL;
-	if (!args.length)
-		return -EINVAL;
-	if (args.length > READ_ONCE(cowshare_max_region_size))
-		return -E2BIG;
-	return cowshare_region_create(args.length, args.flags);
-}
-
-static long cowshare_ioctl_create_from_file(void __user *uarg)
-{
-	struct cowshare_create_from_file args;
-	u32 usize;
-	int ret;
-
-	ret = cowshare_copy_struct_in(&args, sizeof(args), sizeof(args), uarg, &usize);
-	if (ret)
-		return ret;
-	if (args.flags & ~(COWSHARE_CLOEXEC | COWSHARE_SHARE_BY_FILE) || args.reserved)
-		return -EINVAL;
-	if (!args.length || offset_in_page(args.offset) ||
-	    args.offset > (u64)MAX_LFS_FILESIZE)
-		return -EINVAL;
-	if (args.length > READ_ONCE(cowshare_max_region_size))
-		return -E2BIG;
-	return cowshare_region_create_from_file(&args);
-}
-
-static long cowshare_ioctl_global_info(void __user *uarg)
-{
-	struct cowshare_global_info info;
-	u32 usize;
-	int ret;
-
-	ret = cowshare_copy_struct_in(&info, sizeof(info), sizeof(info), uarg, &usize);
-	if (ret)
-		return ret;
-	if (info.flags)
-		return -EINVAL;
-	info.regions = atomic_long_read(&cowshare_stats.regions);
-	info.base_pages = atomic_long_read(&cowshare_stats.base_pages);
-	info.private_pages = atomic_long_read(&cowshare_stats.private_pages);
-	info.views = atomic_long_read(&cowshare_stats.views);
-	info.page_size = PAGE_SIZE;
-	info.max_region_size = READ_ONCE(cowshare_max_region_size);
-	return cowshare_copy_struct_out(uarg, &info, sizeof(info), usize);
-}
-
-static long cowshare_dev_ioctl(struct file *file, unsigned int cmd,
-			       unsigned long arg)
-{
-	void __user *uarg = (void __user *)arg;
-
-	switch (cmd) {
-	case COWSHARE_IOC_CREATE:
-		return cowshare_ioctl_create(uarg);
-	case COWSHARE_IOC_GLOBAL_INFO:
-		return cowshare_ioctl_global_info(uarg);
-	case COWSHARE_IOC_CREATE_FROM_FILE:
-		return cowshare_ioctl_create_from_file(uarg);
-	case COWSHARE_IOC_LIST_REGIONS:
-		return cowshare_list_regions(uarg);
-	default:
-		return -ENOTTY;
+	if (likely(page_ref_count(zero) < COWSHARE_ZERO_REFS_MAX))
+		return zero;
+	fresh = alloc_page(GFP_HIGHUSER | __GFP_ZERO);
+	if (!fresh)
+		return zero;		/* still a billion references from overflow */
+	spin_lock(&cowshare_zero_lock);
+	if (cowshare_zero == zero) {
+		WRITE_ONCE(cowshare_zero, fresh);
+		fresh = NULL;
 	}
+	spin_unlock(&cowshare_zero_lock);
+	if (fresh) {
+		__free_page(fresh);
+	} else {
+		atomic_long_inc(&cowshare_stats.zero_pages);
+		put_page(zero);		/* the module's; its mappings keep it */
+	}
+	return READ_ONCE(cowshare_zero);
+}
+
+/* Only an optimisation (clear rather than copy): a stale zero page is all zero too. */
+bool cowshare_is_zero_page(struct page *page)
+{
+	return page == READ_ONCE(cowshare_zero);
 }
 
 static const struct file_operations cowshare_dev_fops = {
@@ -163,9 +89,10 @@ static int __init cowshare_init(void)
 {
 	int ret;
 
-	cowshare_zero_page = alloc_page(GFP_HIGHUSER | __GFP_ZERO);
-	if (!cowshare_zero_page)
+	cowshare_zero = alloc_page(GFP_HIGHUSER | __GFP_ZERO);
+	if (!cowshare_zero)
 		return -ENOMEM;
+	atomic_long_set(&cowshare_stats.zero_pages, 1);
 	ret = cowshare_fs_init();
 	if (ret)
 		goto err_zero;
@@ -177,16 +104,19 @@ static int __init cowshare_init(void)
 err_fs:
 	cowshare_fs_exit();
 err_zero:
-	__free_page(cowshare_zero_page);
+	__free_page(cowshare_zero);
 	return ret;
 }
 
+/*
+ * Every region holds the pseudo filesystem, which holds the module: when
+ * this runs, every region, view and mapping is gone.
+ */
 static void __exit cowshare_exit(void)
 {
 	misc_deregister(&cowshare_misc);
 	cowshare_fs_exit();
-	/* Every view is gone (each held a module reference): so are its mappings. */
-	__free_page(cowshare_zero_page);
+	put_page(cowshare_zero);
 }
 
 module_init(cowshare_init);

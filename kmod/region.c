@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * cowshare regions: the pseudo filesystem their inodes live on, the base
- * pages (the page cache of the region's inode, so that fault-around can map
- * them with filemap_map_pages()), and the region fd's file operations.
+ * pages of root regions (the page cache of the region's inode, so that
+ * fault-around maps them with filemap_map_pages()), file images, the
+ * region list, and the region fd's file operations.
  */
 #include <linux/file.h>
 #include <linux/fs.h>
@@ -22,44 +23,62 @@
 
 #define COWSHARE_FS_MAGIC	0x636f7773	/* "cows" */
 
-static struct vfsmount *cowshare_mnt;
 static atomic64_t cowshare_next_region_id;
-static const struct file_operations cowshare_region_fops;
 
 /* Live regions in id order, for COWSHARE_IOC_LIST_REGIONS and file sharing. */
 static LIST_HEAD(cowshare_regions);
 static DEFINE_MUTEX(cowshare_regions_lock);
 
+/*
+ * The pseudo filesystem is mounted while a region exists (each region
+ * inode pins it, as drm_fs_inode_new() does) and holds the module while
+ * mounted (.owner): a file's last fput drops its module reference before
+ * it evicts the inode, and the eviction runs cowshare_evict_inode(), so
+ * without this an rmmod in between would run freed module text. The pin
+ * of an evicted region is released in its eviction; every caller of that
+ * eviction holds the mount (a file on it) or a pin of its own
+ * (cowshare_fs_pin() around the /dev/cowshare ioctls), so that the
+ * filesystem is never torn down inside an eviction.
+ */
+static struct vfsmount *cowshare_mnt;
+static int cowshare_mnt_count;
+static struct file_system_type cowshare_fs_type;
+
+int cowshare_fs_pin(void)
+{
+	return simple_pin_fs(&cowshare_fs_type, &cowshare_mnt, &cowshare_mnt_count);
+}
+
+void cowshare_fs_unpin(void)
+{
+	simple_release_fs(&cowshare_mnt, &cowshare_mnt_count);
+}
+
 static void cowshare_region_free(struct cowshare_region *region)
 {
-	struct page *page;
-	unsigned long idx;
-
 	mutex_lock(&cowshare_regions_lock);
 	list_del(&region->node);
 	mutex_unlock(&cowshare_regions_lock);
-	xa_for_each(&region->overlay, idx, page) {
-		lock_page(page);
-		if (page->mapping == region->inode->i_mapping)
-			page->mapping = NULL;
-		unlock_page(page);
-		put_page(page);
-	}
-	xa_destroy(&region->overlay);
-	if (region->lower)
-		iput(region->lower->inode);
+	if (cowshare_region_is_layer(region))
+		cowshare_layer_free(region);
+	else
+		atomic_long_sub(atomic_long_read(&region->base_pages), &cowshare_stats.cache_pages);
 	atomic_long_sub(atomic_long_read(&region->base_pages), &cowshare_stats.base_pages);
 	atomic_long_dec(&cowshare_stats.regions);
 	kfree(region);
 }
 
-/* The last fd and the last view are gone: free the base pages. */
+/* The last fd, the last view and the last layer over it are gone. */
 static void cowshare_evict_inode(struct inode *inode)
 {
+	struct cowshare_region *region = inode->i_private;
+
 	truncate_inode_pages_final(&inode->i_data);
 	clear_inode(inode);
-	if (inode->i_private)
-		cowshare_region_free(inode->i_private);
+	if (region) {
+		cowshare_region_free(region);
+		cowshare_fs_unpin();
+	}
 }
 
 static const struct super_operations cowshare_super_ops = {
@@ -79,6 +98,7 @@ static int cowshare_init_fs_context(struct fs_context *fc)
 }
 
 static struct file_system_type cowshare_fs_type = {
+	.owner = THIS_MODULE,
 	.name = "cowshare",
 	.init_fs_context = cowshare_init_fs_context,
 	.kill_sb = kill_anon_super,
@@ -86,23 +106,18 @@ static struct file_system_type cowshare_fs_type = {
 
 int cowshare_fs_init(void)
 {
-	cowshare_mnt = kern_mount(&cowshare_fs_type);
-	return PTR_ERR_OR_ZERO(cowshare_mnt);
+	return 0;
 }
 
 void cowshare_fs_exit(void)
 {
-	kern_unmount(cowshare_mnt);
-}
-
-struct inode *cowshare_alloc_inode(void)
-{
-	return alloc_anon_inode(cowshare_mnt->mnt_sb);
+	/* The filesystem holds the module: nothing can still be mounted. */
+	WARN_ON(READ_ONCE(cowshare_mnt));
 }
 
 /*
- * A new file on the region's inode. Each holds an inode reference and a
- * module reference, dropped when the file is released.
+ * A new file on a region inode. Each holds an inode reference, the mount
+ * and a module reference (its fops'), dropped when the file is released.
  */
 struct file *cowshare_file_alloc(struct inode *inode, const char *name,
 				 const struct file_operations *fops, void *private_data)
@@ -112,7 +127,8 @@ struct file *cowshare_file_alloc(struct inode *inode, const char *name,
 	if (!try_module_get(THIS_MODULE))
 		return ERR_PTR(-ENOENT);
 	ihold(inode);
-	file = alloc_file_pseudo(inode, cowshare_mnt, name, O_RDWR, fops);
+	/* The caller holds a region, which pins the mount. */
+	file = alloc_file_pseudo(inode, READ_ONCE(cowshare_mnt), name, O_RDWR, fops);
 	if (IS_ERR(file)) {
 		iput(inode);
 		module_put(THIS_MODULE);
@@ -124,27 +140,35 @@ struct file *cowshare_file_alloc(struct inode *inode, const char *name,
 }
 
 /*
- * A new region of @npages base pages, none allocated yet. The caller owns
- * the inode reference it comes with: iput() frees it all.
+ * A new root region of @npages base pages, none allocated yet (every page
+ * reads as zero). The caller owns the inode reference it comes with:
+ * iput() frees it all.
  */
 struct cowshare_region *cowshare_region_alloc(pgoff_t npages)
 {
 	struct cowshare_region *region;
 	struct inode *inode;
+	int ret;
 
+	ret = cowshare_fs_pin();
+	if (ret)
+		return ERR_PTR(ret);
 	region = kzalloc(sizeof(*region), GFP_KERNEL_ACCOUNT);
-	if (!region)
-		return ERR_PTR(-ENOMEM);
+	if (!region) {
+		ret = -ENOMEM;
+		goto err_unpin;
+	}
 	region->npages = npages;
 	region->creator = current_euid();
 	region->root = region;
 	INIT_LIST_HEAD(&region->node);
-	xa_init(&region->overlay);
+	cowshare_pages_init(&region->overlay);
+	init_rwsem(&region->holes_sem);
 
-	inode = cowshare_alloc_inode();
+	inode = alloc_anon_inode(READ_ONCE(cowshare_mnt)->mnt_sb);
 	if (IS_ERR(inode)) {
-		kfree(region);
-		return ERR_CAST(inode);
+		ret = PTR_ERR(inode);
+		goto err_free;
 	}
 	/*
 	 * Base pages are never written back, so they must never be reclaimed:
@@ -162,6 +186,12 @@ struct cowshare_region *cowshare_region_alloc(pgoff_t npages)
 	list_add_tail(&region->node, &cowshare_regions);
 	mutex_unlock(&cowshare_regions_lock);
 	return region;
+
+err_free:
+	kfree(region);
+err_unpin:
+	cowshare_fs_unpin();
+	return ERR_PTR(ret);
 }
 
 /* A new fd of @region; the region keeps the caller's inode reference. */
@@ -197,8 +227,39 @@ int cowshare_region_create(u64 length, unsigned int flags)
 }
 
 /*
+ * Base page @index of root @root for a base write, locked and referenced,
+ * allocated zero-filled if it was a hole. Views map the zero page at a
+ * hole: once the page is in the page cache (new mappings find it), the
+ * drain of holes_sem waits out mappings made from the old state, and
+ * their zero-page ptes are zapped.
+ */
+static struct page *cowshare_base_page(struct cowshare_region *root, pgoff_t index)
+{
+	struct address_space *mapping = root->inode->i_mapping;
+	struct page *page;
+
+	page = pagecache_get_page(mapping, index, FGP_LOCK | FGP_CREAT, mapping_gfp_mask(mapping));
+	if (!page)
+		return ERR_PTR(-ENOMEM);
+	if (!PageUptodate(page)) {
+		clear_highpage(page);
+		flush_dcache_page(page);
+		SetPageUptodate(page);
+		atomic_long_inc(&root->base_pages);
+		atomic_long_inc(&cowshare_stats.base_pages);
+		atomic_long_inc(&cowshare_stats.cache_pages);
+		down_write(&root->holes_sem);
+		up_write(&root->holes_sem);
+		unmap_mapping_pages(mapping, index, 1, false);
+	}
+	return page;
+}
+
+/*
  * The identity of a file's content: equal keys mean the same bytes, as far
  * as the filesystem tells (size, times and change counter unchanged).
+ * inode_query_iversion() marks i_version as seen, so that the next change
+ * of the file increments it even within one timestamp tick.
  */
 static int cowshare_file_key(struct file *file, u64 offset, pgoff_t npages,
 			     struct cowshare_file_key *key)
@@ -207,16 +268,16 @@ static int cowshare_file_key(struct file *file, u64 offset, pgoff_t npages,
 	struct kstat stat;
 	int ret;
 
+	memset(key, 0, sizeof(*key));
+	key->version = inode_query_iversion(inode);
 	ret = vfs_getattr(&file->f_path, &stat, STATX_BASIC_STATS, AT_STATX_SYNC_AS_STAT);
 	if (ret)
 		return ret;
-	memset(key, 0, sizeof(*key));
 	key->dev = stat.dev;
 	key->ino = stat.ino;
 	key->size = stat.size;
 	key->mtime = stat.mtime;
 	key->ctime = stat.ctime;
-	key->version = inode_peek_iversion_raw(inode);
 	key->offset = offset;
 	key->npages = npages;
 	return 0;
@@ -251,7 +312,7 @@ static struct cowshare_region *cowshare_find_image(const struct cowshare_file_ke
 /*
  * Read the file's content into the base, eagerly: the region must not
  * change when the file does later, and no reference to the file is kept.
- * Pages past the end of the file stay unallocated (they read as zero).
+ * Pages past the end of the file stay holes (they read as zero).
  */
 static int cowshare_fill_from_file(struct cowshare_region *region, struct file *file,
 				   u64 offset, u64 file_size)
@@ -290,10 +351,39 @@ static int cowshare_fill_from_file(struct cowshare_region *region, struct file *
 	return 0;
 }
 
+/*
+ * Publish a filled image under @key unless an equal one was published
+ * meanwhile (that one is returned instead, with a reference) or the file
+ * changed while it was read (then the image is returned unshared: its
+ * content is not what the key describes).
+ */
+static struct cowshare_region *cowshare_publish_image(struct cowshare_region *region,
+						      struct file *file,
+						      const struct cowshare_file_key *key)
+{
+	struct cowshare_file_key after;
+	struct cowshare_region *other;
+
+	if (cowshare_file_key(file, key->offset, key->npages, &after) ||
+	    !cowshare_file_key_equal(key, &after))
+		return region;
+	mutex_lock(&cowshare_regions_lock);
+	other = cowshare_find_image(key);
+	if (!other) {
+		region->file_key = *key;
+		region->shared_image = true;
+	}
+	mutex_unlock(&cowshare_regions_lock);
+	if (!other)
+		return region;
+	iput(region->inode);
+	return other;
+}
+
 int cowshare_region_create_from_file(const struct cowshare_create_from_file *args)
 {
 	bool share = args->flags & COWSHARE_SHARE_BY_FILE;
-	struct cowshare_region *region, *other;
+	struct cowshare_region *region = NULL;
 	struct cowshare_file_key key;
 	struct fd f;
 	pgoff_t npages;
@@ -330,20 +420,9 @@ int cowshare_region_create_from_file(const struct cowshare_create_from_file *arg
 	if (ret)
 		goto out_iput;
 	region->file_image = true;
-	WRITE_ONCE(region->sealed, true);
-	region->file_key = key;
-	if (share) {
-		/* Two loaders raced: the first published wins, the other's goes. */
-		mutex_lock(&cowshare_regions_lock);
-		other = cowshare_find_image(&key);
-		if (!other)
-			region->shared_image = true;
-		mutex_unlock(&cowshare_regions_lock);
-		if (other) {
-			iput(region->inode);
-			region = other;
-		}
-	}
+	cowshare_region_seal_base(region);
+	if (share)
+		region = cowshare_publish_image(region, fd_file(f), &key);
 install:
 	ret = cowshare_region_install_fd(region, args->flags);
 out_iput:
@@ -353,114 +432,86 @@ out_fdput:
 	return ret;
 }
 
-static void cowshare_fill_entry(struct cowshare_region *region,
-				struct cowshare_region_entry *e)
+void cowshare_fill_region_info(struct cowshare_region *region, struct cowshare_region_entry *e)
 {
 	e->id = region->id;
 	e->length = (u64)region->npages << PAGE_SHIFT;
 	e->base_pages = atomic_long_read(&region->base_pages);
 	e->private_pages = atomic_long_read(&region->private_pages);
 	e->views = atomic_long_read(&region->views);
-	e->region_flags = (READ_ONCE(region->sealed) ? COWSHARE_REGION_SEALED : 0) |
+	e->region_flags = (cowshare_region_sealed(region) ? COWSHARE_REGION_SEALED : 0) |
 			  (region->file_image ? COWSHARE_REGION_FILE_IMAGE : 0);
 	e->creator_uid = from_kuid_munged(current_user_ns(), region->creator);
 }
 
 #define COWSHARE_LIST_MAX	4096	/* entries per call */
 
-int cowshare_list_regions(void __user *uarg)
+/* COWSHARE_IOC_LIST_REGIONS: @args in, nr_entries and total out. */
+int cowshare_list_regions(struct cowshare_list_regions *args)
 {
 	bool all = capable(CAP_SYS_ADMIN);
 	struct cowshare_region_entry *rows;
-	struct cowshare_list_regions args;
 	struct cowshare_region *region;
-	u32 usize, n = 0, i, esize;
+	u32 n = 0, i, esize;
 	u64 total = 0;
 	int ret;
 
-	ret = cowshare_copy_struct_in(&args, sizeof(args), sizeof(args), uarg, &usize);
-	if (ret)
-		return ret;
-	if (args.flags)
+	if (args->flags)
 		return -EINVAL;
-	if (args.nr_entries && args.entry_size < sizeof(*rows))
+	if (args->nr_entries && args->entry_size < sizeof(*rows))
 		return -EINVAL;
-	if (args.entry_size > PAGE_SIZE)
+	if (args->entry_size > PAGE_SIZE)
 		return -E2BIG;
-	esize = args.entry_size;
-	args.nr_entries = min_t(u32, args.nr_entries, COWSHARE_LIST_MAX);
-	rows = kvcalloc(args.nr_entries ?: 1, sizeof(*rows), GFP_KERNEL);
+	esize = args->entry_size;
+	args->nr_entries = min_t(u32, args->nr_entries, COWSHARE_LIST_MAX);
+	rows = kvcalloc(args->nr_entries ?: 1, sizeof(*rows), GFP_KERNEL_ACCOUNT);
 	if (!rows)
 		return -ENOMEM;
 
 	mutex_lock(&cowshare_regions_lock);
 	list_for_each_entry(region, &cowshare_regions, node) {
-		if (region->id < args.start_id ||
+		if (region->id < args->start_id ||
 		    (!all && !uid_eq(region->creator, current_euid())))
 			continue;
-		if (n < args.nr_entries)
-			cowshare_fill_entry(region, &rows[n++]);
+		if (n < args->nr_entries)
+			cowshare_fill_region_info(region, &rows[n++]);
 		total++;
 	}
 	mutex_unlock(&cowshare_regions_lock);
 
 	ret = -EFAULT;
 	for (i = 0; i < n; i++) {
-		void __user *dst = u64_to_user_ptr(args.entries) + (u64)i * esize;
+		void __user *dst = u64_to_user_ptr(args->entries) + (u64)i * esize;
 
 		if (copy_to_user(dst, &rows[i], sizeof(rows[i])) ||
 		    clear_user(dst + sizeof(rows[i]), esize - sizeof(rows[i])))
 			goto out_free;
 	}
-	args.nr_entries = n;
-	args.total = total;
-	ret = cowshare_copy_struct_out(uarg, &args, sizeof(args), usize);
+	args->nr_entries = n;
+	args->total = total;
+	ret = 0;
 out_free:
 	kvfree(rows);
 	return ret;
 }
 
-struct cowshare_region *cowshare_region_from_file(struct file *file)
-{
-	if (file->f_op != &cowshare_region_fops)
-		return NULL;
-	return file->private_data;
-}
-
 /*
- * Base page @index, locked and referenced, allocated zero-filled on first
- * use. The page lock orders a base write against a view copying the page,
- * so that a copy is never torn.
- */
-/* A snapshot layer's own page at @index, referenced; else NULL, @index at the root. */
-static struct page *cowshare_layer_page(struct cowshare_region **region, pgoff_t *index)
-{
-	struct cowshare_region *layer = *region;
-	struct page *page;
-
-	for (; layer->lower; *index += layer->lower_off, layer = layer->lower) {
-		xa_lock(&layer->overlay);
-		page = xa_load(&layer->overlay, *index);
-		if (page)
-			get_page(page);
-		xa_unlock(&layer->overlay);
-		if (page)
-			return page;
-	}
-	*region = layer;
-	return NULL;
-}
-
-/*
- * The base page @index, referenced, or NULL where the base is still
- * unallocated (zero). Not locked.
+ * The base page @index of @region, referenced, or NULL at a hole (zero).
+ * Not locked.
  */
 struct page *cowshare_base_peek(struct cowshare_region *region, pgoff_t index)
 {
-	struct page *page = cowshare_layer_page(&region, &index);
+	struct page *page;
 
-	if (page)
-		return page;
+	if (cowshare_region_is_layer(region)) {
+		page = cowshare_pages_peek(&region->overlay, index);
+		if (page) {
+			get_page(page);
+			return page;
+		}
+		index += region->root_off;
+		region = region->root;
+	}
 	page = pagecache_get_page(region->inode->i_mapping, index, 0, 0);
 	if (page && !PageUptodate(page)) {
 		lock_page(page);	/* wait for the zero-fill */
@@ -469,55 +520,10 @@ struct page *cowshare_base_peek(struct cowshare_region *region, pgoff_t index)
 	return page;
 }
 
-struct page *cowshare_base_page(struct cowshare_region *region, pgoff_t index)
-{
-	return cowshare_base_get(region, index, false);
-}
-
-/*
- * Base page @index, locked and referenced. A hole (never written) of a
- * sealed region stays zero forever: with @zero_ok, it is answered with the
- * module's shared zero page instead of a page of its own, so that reading
- * a sparse sealed image costs no memory. The zero page is never a base
- * page: it is never written, and a write to it copies.
- */
-struct page *cowshare_base_get(struct cowshare_region *region, pgoff_t index, bool zero_ok)
-{
-	struct address_space *mapping;
-	struct page *page;
-
-	page = cowshare_layer_page(&region, &index);
-	if (page) {
-		lock_page(page);
-		return page;
-	}
-	mapping = region->inode->i_mapping;
-	if (zero_ok && READ_ONCE(region->sealed)) {
-		page = pagecache_get_page(mapping, index, FGP_LOCK, 0);
-		if (page)
-			return page;
-		get_page(cowshare_zero_page);
-		lock_page(cowshare_zero_page);
-		return cowshare_zero_page;
-	}
-	page = pagecache_get_page(mapping, index, FGP_LOCK | FGP_CREAT,
-				  mapping_gfp_mask(mapping));
-	if (!page)
-		return ERR_PTR(-ENOMEM);
-	if (!PageUptodate(page)) {
-		clear_highpage(page);
-		flush_dcache_page(page);
-		SetPageUptodate(page);
-		atomic_long_inc(&region->base_pages);
-		atomic_long_inc(&cowshare_stats.base_pages);
-	}
-	return page;
-}
-
 static ssize_t cowshare_region_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
 	struct cowshare_region *region = iocb->ki_filp->private_data;
-	loff_t size = i_size_read(region->inode);
+	loff_t size = (loff_t)region->npages << PAGE_SHIFT;
 	loff_t pos = iocb->ki_pos;
 	ssize_t done = 0;
 
@@ -550,6 +556,7 @@ static ssize_t cowshare_region_read_iter(struct kiocb *iocb, struct iov_iter *to
 		}
 		if (fatal_signal_pending(current))
 			break;
+		cond_resched();
 	}
 	iocb->ki_pos = pos;
 	return done;
@@ -558,13 +565,14 @@ static ssize_t cowshare_region_read_iter(struct kiocb *iocb, struct iov_iter *to
 static ssize_t cowshare_region_write_locked(struct kiocb *iocb, struct iov_iter *from)
 {
 	struct cowshare_region *region = iocb->ki_filp->private_data;
-	loff_t size = i_size_read(region->inode);
+	loff_t size = (loff_t)region->npages << PAGE_SHIFT;
 	loff_t pos = iocb->ki_pos;
 	ssize_t done = 0;
 
 	if (!iov_iter_count(from))
 		return 0;
-	if (READ_ONCE(region->sealed))
+	/* Layers are sealed from birth: only a root's base is ever written. */
+	if (cowshare_region_sealed(region))
 		return -EPERM;
 	/* A region never grows: writing at or past its end has no room. */
 	if (pos >= size)
@@ -627,74 +635,20 @@ static int cowshare_region_mmap(struct file *file, struct vm_area_struct *vma)
 	return cowshare_view_mmap(file->private_data, vma);
 }
 
-static int cowshare_region_info(struct cowshare_region *region, void __user *uarg)
-{
-	struct cowshare_region_info info;
-	u32 usize;
-	int ret;
-
-	ret = cowshare_copy_struct_in(&info, sizeof(info), sizeof(info), uarg, &usize);
-	if (ret)
-		return ret;
-	if (info.flags)
-		return -EINVAL;
-	info.id = region->id;
-	info.length = (u64)region->npages << PAGE_SHIFT;
-	info.base_pages = atomic_long_read(&region->base_pages);
-	info.private_pages = atomic_long_read(&region->private_pages);
-	info.views = atomic_long_read(&region->views);
-	info.region_flags = (READ_ONCE(region->sealed) ? COWSHARE_REGION_SEALED : 0) |
-			    (region->file_image ? COWSHARE_REGION_FILE_IMAGE : 0);
-	info.creator_uid = from_kuid_munged(current_user_ns(), region->creator);
-	return cowshare_copy_struct_out(uarg, &info, sizeof(info), usize);
-}
-
-/* After this no base write runs or starts: they hold the inode lock. */
+/*
+ * After this no base write runs or starts: they hold the inode lock. The
+ * release pairs with cowshare_region_sealed(): a mapper that sees the
+ * region sealed sees every hole a base write filled before.
+ */
 void cowshare_region_seal_base(struct cowshare_region *region)
 {
 	inode_lock(region->inode);
-	WRITE_ONCE(region->sealed, true);
+	/* Pairs with cowshare_region_sealed(). */
+	smp_store_release(&region->sealed, true);
 	inode_unlock(region->inode);
 }
 
-static int cowshare_region_seal(struct cowshare_region *region, void __user *uarg)
-{
-	struct cowshare_seal args;
-	u32 usize;
-	int ret;
-
-	ret = cowshare_copy_struct_in(&args, sizeof(args), sizeof(args), uarg, &usize);
-	if (ret)
-		return ret;
-	if (args.flags)
-		return -EINVAL;
-	cowshare_region_seal_base(region);
-	return 0;
-}
-
-long cowshare_region_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
-{
-	struct cowshare_region *region = file->private_data;
-	void __user *uarg = (void __user *)arg;
-
-	switch (cmd) {
-	case COWSHARE_IOC_REGION_INFO:
-		return cowshare_region_info(region, uarg);
-	case COWSHARE_IOC_VIEW_INFO:
-		return cowshare_view_info(region, uarg);
-	case COWSHARE_IOC_DIRTY:
-	case COWSHARE_IOC_RESET:
-		return cowshare_view_range(region, cmd, uarg);
-	case COWSHARE_IOC_SEAL:
-		return cowshare_region_seal(region, uarg);
-	case COWSHARE_IOC_SNAPSHOT:
-		return cowshare_view_snapshot(region, uarg);
-	default:
-		return -ENOTTY;
-	}
-}
-
-static const struct file_operations cowshare_region_fops = {
+const struct file_operations cowshare_region_fops = {
 	.owner = THIS_MODULE,
 	.llseek = generic_file_llseek,
 	.read_iter = cowshare_region_read_iter,

@@ -295,12 +295,12 @@ TEST_F(cowctl, ls_and_info)
 	}
 	EXPECT_EQ(0, strncmp(self->r.out, "ID ", 3));
 	snprintf(row, sizeof(row), "\n%-8llu %14zu %10u %6u %10u %-6s %-4s %u\n",
-		 (unsigned long long)ids[0], 2 * p, 1, 2, 2, "no", "no", geteuid());
+		 (unsigned long long)ids[0], 2 * p, 0, 2, 2, "no", "no", geteuid());
 	EXPECT_NE(NULL, strstr(self->r.out, row)) {
 		TH_LOG("no row '%s' in:\n%s", row + 1, self->r.out);
 	}
 	snprintf(row, sizeof(row), "\n%-8llu %14zu %10u %6u %10u %-6s %-4s %u\n",
-		 (unsigned long long)ids[1], 3 * p, 1, 1, 0, "no", "no", geteuid());
+		 (unsigned long long)ids[1], 3 * p, 0, 1, 0, "no", "no", geteuid());
 	EXPECT_NE(NULL, strstr(self->r.out, row)) {
 		TH_LOG("no row '%s' in:\n%s", row + 1, self->r.out);
 	}

@@ -311,7 +311,6 @@ static inline uint64_t region_base_pfn(struct __test_metadata *_metadata,
 
 struct cs_env {
 	struct cowshare_global_info before;
-	dev_t dev;			/* the cowshare pseudo fs */
 	pid_t children[MAX_CHILDREN];
 	unsigned int nr_children;
 };
@@ -319,18 +318,10 @@ struct cs_env {
 static inline void env_setup(struct __test_metadata *_metadata,
 			     struct cs_env *env)
 {
-	struct stat st;
-	int fd;
-
 	psize();
 	memset(env, 0, sizeof(*env));
 	global_info(_metadata, &env->before);
 	ASSERT_EQ(psize(), env->before.page_size);
-	/* A throw-away region tells the pseudo fs's st_dev. */
-	fd = new_region(_metadata, 1);
-	ASSERT_EQ(0, fstat(fd, &st));
-	env->dev = st.st_dev;
-	ASSERT_EQ(0, close(fd));
 }
 
 /* fork() and record the child; in the child, returns 0 as fork does. */
@@ -366,25 +357,30 @@ static inline int env_wait(struct __test_metadata *_metadata,
 	return wait_child(_metadata, pid);
 }
 
-/* munmap every mapping of a cowshare file in this process. */
-static inline void unmap_all_views(struct __test_metadata *_metadata,
-				   dev_t dev)
+/*
+ * Whether a /proc/self/maps line is a view: its file is on the cowshare
+ * pseudo filesystem, named "cowshare-region" or "cowshare-view" (the
+ * filesystem is mounted only while regions exist, so its st_dev is no
+ * stable mark).
+ */
+static inline bool maps_line_is_view(const char *line)
 {
-	unsigned long start, end, ino;
-	unsigned int maj, min;
-	char line[512], perms[8];
+	return strstr(line, " /cowshare-region") || strstr(line, " /cowshare-view");
+}
+
+/* munmap every view in this process. */
+static inline void unmap_all_views(struct __test_metadata *_metadata)
+{
 	unsigned long ranges[64][2];
+	unsigned long start, end;
 	unsigned int n = 0, i;
-	unsigned long long off;
+	char line[512];
 	FILE *f;
 
 	f = fopen("/proc/self/maps", "re");
 	ASSERT_NE(NULL, f);
 	while (fgets(line, sizeof(line), f) && n < ARRAY_SIZE(ranges)) {
-		if (sscanf(line, "%lx-%lx %7s %llx %x:%x %lu", &start, &end,
-			   perms, &off, &maj, &min, &ino) != 7)
-			continue;
-		if (makedev(maj, min) != dev || !ino)
+		if (!maps_line_is_view(line) || sscanf(line, "%lx-%lx", &start, &end) != 2)
 			continue;
 		ranges[n][0] = start;
 		ranges[n][1] = end;
@@ -412,12 +408,14 @@ static inline void env_teardown(struct __test_metadata *_metadata,
 		waitpid(env->children[i], NULL, 0);
 	}
 	env->nr_children = 0;
-	unmap_all_views(_metadata, env->dev);
+	unmap_all_views(_metadata);
 	global_info(_metadata, &now);
 	EXPECT_EQ(env->before.regions, now.regions);
 	EXPECT_EQ(env->before.base_pages, now.base_pages);
 	EXPECT_EQ(env->before.private_pages, now.private_pages);
 	EXPECT_EQ(env->before.views, now.views);
+	EXPECT_EQ(env->before.copy_pages, now.copy_pages);
+	EXPECT_EQ(env->before.cache_pages, now.cache_pages);
 }
 
 #endif /* COWSHARE_TEST_H */

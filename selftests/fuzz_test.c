@@ -5,16 +5,27 @@
  * here. It prints its seed; the same seed replays the same run.
  *
  *   COWSHARE_FUZZ_SEED=N   seed (default: from the clock, printed)
- *   COWSHARE_FUZZ_OPS=N    operations (default 3000)
+ *   COWSHARE_FUZZ_OPS=N    operations (default 3000; per thread)
  *   COWSHARE_FUZZ_PARANOID=0  check only the view an operation picks, not
  *                          every view after every operation
  *   COWSHARE_FUZZ_TRACE=1  print every operation
+ *   COWSHARE_FUZZ_THREADS=N  N threads at once (default 1), each with a
+ *                          model of its own regions and views, all in one
+ *                          mm; they also share sealed file images (one
+ *                          region, found by COWSHARE_SHARE_BY_FILE) and a
+ *                          pool of snapshots each can map, and fork
+ *                          children that go on with the forking thread's
+ *                          model while the others run
+ *   COWSHARE_FUZZ_DURATION=S  run for S seconds rather than OPS operations
  *
  * Pages hold one byte repeated, so a page's whole content is one model
  * byte. Threads and forked children act on views too; each checks what it
  * sees against the model and reports back. At the end every view and fd is
- * closed and the module's counters must be back where they started.
+ * closed and the module's counters must be back where they started. With
+ * several threads a run is not replayable (the interleaving is the point),
+ * but each thread's own operations are, from seed + thread number.
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -47,11 +58,6 @@ struct fz_view {
 	int writable;
 	/* -1: shows the base; else the view's copy holds this byte */
 	int copy[MAX_PAGES];
-	/*
-	 * The module unmapped the copy itself (a snapshot froze it):
-	 * MADV_DONTNEED does not see it until it is touched again.
-	 */
-	int hidden[MAX_PAGES];
 };
 
 struct fz {
@@ -60,12 +66,40 @@ struct fz {
 	struct fz_region r[MAX_REGIONS];
 	struct fz_view v[MAX_VIEWS];
 	unsigned long ops, checks;
+	int thread;		/* -1: the only one, on the test's main thread */
+	int failed;		/* a thread's check failed: it stopped */
+	int in_child;		/* a forked child's: report by exit status */
 };
+
+/*
+ * What the threads share: a file (its sealed image is one region for all,
+ * through COWSHARE_SHARE_BY_FILE) and a pool of snapshots, sealed, whose
+ * content the pool records.
+ */
+#define POOL_SIZE	8
+
+struct fz_pooled {
+	int fd;			/* -1: empty slot */
+	size_t pages;
+	unsigned char base[MAX_PAGES];
+};
+
+static struct {
+	pthread_mutex_t lock;
+	struct fz_pooled pool[POOL_SIZE];
+	int image_file;		/* -1: none (single-threaded runs) */
+	size_t image_pages;
+	unsigned char image[MAX_PAGES];
+	int threaded;
+} fz_shared = { .lock = PTHREAD_MUTEX_INITIALIZER, .image_file = -1 };
+
+static __thread char fz_slot_tag;	/* which thread's mremap slot */
 
 static int fz_trace;		/* COWSHARE_FUZZ_TRACE=1: print every operation */
 #define FZ_TRACE(f, fmt, ...) do {						\
 	if (fz_trace)								\
-		printf("# op %lu: " fmt "\n", (f)->ops, ##__VA_ARGS__);	\
+		printf("# %s%d op %lu: " fmt "\n", (f)->in_child ? "child of " : "", \
+		       (f)->thread, (f)->ops, ##__VA_ARGS__);			\
 } while (0)
 
 static uint64_t fz_next(struct fz *f)
@@ -97,11 +131,26 @@ static int fz_page_is(const char *page, int c)
 	return all_bytes(page, psize(), c);
 }
 
+/*
+ * A failed check: on the test's own thread the harness's ASSERT; in a
+ * worker thread or a forked child, a message and the end of that thread
+ * (the harness's longjmp must not cross threads).
+ */
 #define FZ_CHECK(f, cond, fmt, ...) do {					\
 	struct __test_metadata *_metadata = (f)->md;				\
 	(f)->checks++;								\
-	ASSERT_TRUE(cond) {							\
-		TH_LOG("op %lu: " fmt, (f)->ops, ##__VA_ARGS__);		\
+	if ((f)->thread < 0 && !(f)->in_child) {				\
+		ASSERT_TRUE(cond) {						\
+			TH_LOG("op %lu: " fmt, (f)->ops, ##__VA_ARGS__);	\
+		}								\
+	} else if (!(cond)) {							\
+		printf("# thread %d%s: op %lu: " fmt "\n", (f)->thread,	\
+		       (f)->in_child ? " (child)" : "", (f)->ops, ##__VA_ARGS__); \
+		fflush(stdout);							\
+		if ((f)->in_child)						\
+			_exit(40);						\
+		(f)->failed = 1;						\
+		pthread_exit(NULL);						\
 	}									\
 } while (0)
 
@@ -112,7 +161,6 @@ static void fz_check_page(struct fz *f, struct fz_view *v, size_t p)
 	FZ_CHECK(f, fz_page_is(v->addr + p * psize(), want),
 		 "view %ld page %zu: %#x, model %#x", (long)(v - f->v), p,
 		 (unsigned char)v->addr[p * psize()], want);
-	v->hidden[p] = 0;
 }
 
 static int fz_pick_region(struct fz *f, int need_fd)
@@ -152,7 +200,6 @@ static void fz_region_gone_check(struct fz *f, int ri)
 
 static void op_create(struct fz *f)
 {
-	struct __test_metadata *_metadata = f->md;
 	int i;
 
 	for (i = 0; i < MAX_REGIONS && f->r[i].live; i++)
@@ -163,7 +210,7 @@ static void op_create(struct fz *f)
 	f->r[i].pages = 1 + fz_rand(f, MAX_PAGES);
 	f->r[i].fd = cowshare_create(f->r[i].pages * psize() - fz_rand(f, (unsigned int)psize()),
 				     COWSHARE_CLOEXEC);
-	ASSERT_LE(0, f->r[i].fd);
+	FZ_CHECK(f, f->r[i].fd >= 0, "create: %s", strerror(-f->r[i].fd));
 	f->r[i].live = 1;
 	FZ_TRACE(f, "create r%d pages %zu", i, f->r[i].pages);
 }
@@ -250,10 +297,8 @@ static void op_munmap_part(struct fz *f)
 		FZ_CHECK(f, munmap(v->addr, n * psize()) == 0, "munmap head");
 		v->addr += n * psize();
 		v->off += n;
-		for (p = 0; p + n < v->pages; p++) {
+		for (p = 0; p + n < v->pages; p++)
 			v->copy[p] = v->copy[p + n];
-			v->hidden[p] = v->hidden[p + n];
-		}
 	}
 	v->pages -= n;
 	FZ_TRACE(f, "munmap part v%ld now off %zu pages %zu", (long)(v - f->v), v->off, v->pages);
@@ -270,7 +315,6 @@ static void op_write(struct fz *f)
 	p = fz_rand(f, (unsigned int)v->pages);
 	memset(v->addr + p * psize(), c, psize());
 	v->copy[p] = c;
-	v->hidden[p] = 0;
 	FZ_TRACE(f, "write v%ld p%zu %#x", (long)(v - f->v), p, c);
 }
 
@@ -298,6 +342,7 @@ static void op_mprotect(struct fz *f)
 		 "mprotect: %s", strerror(errno));
 }
 
+/* MADV_DONTNEED drops nothing (shared-memory semantics): the model stays. */
 static void op_dontneed(struct fz *f)
 {
 	struct fz_view *v = fz_pick_view(f);
@@ -309,10 +354,53 @@ static void op_dontneed(struct fz *f)
 	n = 1 + fz_rand(f, (unsigned int)(v->pages - a));
 	FZ_CHECK(f, madvise(v->addr + a * psize(), n * psize(), MADV_DONTNEED) == 0,
 		 "madvise: %s", strerror(errno));
-	for (p = a; p < a + n; p++)
-		if (!v->hidden[p])
-			v->copy[p] = -1;
 	FZ_TRACE(f, "dontneed v%ld p%zu n%zu", (long)(v - f->v), a, n);
+	for (p = a; p < a + n; p++)
+		fz_check_page(f, v, p);
+}
+
+/*
+ * What would make two vmas of a view alias, or grow it, is refused and
+ * changes nothing: growth (EFAULT), old_size 0 (EFAULT), MREMAP_DONTUNMAP
+ * (EINVAL); so is a mapping past the region's end (ENXIO).
+ */
+static void op_refused(struct fz *f)
+{
+	struct fz_view *v = fz_pick_view(f);
+	unsigned int how = fz_rand(f, 4);
+	char *slot, *r;
+	int err = 0;
+
+	if (!v)
+		return;
+	slot = (char *)0x300000000000ULL + (size_t)fz_slot_tag * (1UL << 32) +
+	       (size_t)(v - f->v) * (64UL << 20) + (48UL << 20);
+	errno = 0;
+	switch (how) {
+	case 0:
+		r = mremap(v->addr, v->pages * psize(), (v->pages + 1) * psize(), MREMAP_MAYMOVE);
+		err = EFAULT;
+		break;
+	case 1:
+		r = mremap(v->addr, 0, v->pages * psize(), MREMAP_MAYMOVE | MREMAP_FIXED, slot);
+		err = EFAULT;
+		break;
+	case 2:
+		r = mremap(v->addr, v->pages * psize(), v->pages * psize(),
+			   MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, slot);
+		err = EINVAL;
+		break;
+	default:
+		if (f->r[v->region].fd < 0)
+			return;
+		r = mmap(NULL, (f->r[v->region].pages + 1) * psize(), PROT_READ, MAP_SHARED,
+			 f->r[v->region].fd, 0);
+		err = ENXIO;
+		break;
+	}
+	FZ_CHECK(f, r == MAP_FAILED && errno == err, "refused op %u: %p, %s", how, r,
+		 strerror(errno));
+	FZ_TRACE(f, "refused v%ld op %u", (long)(v - f->v), how);
 }
 
 static void op_mremap(struct fz *f)
@@ -323,7 +411,8 @@ static void op_mremap(struct fz *f)
 	if (!v)
 		return;
 	/* Each view moves between two places of its own 64 MiB slot. */
-	slot = (char *)0x300000000000ULL + (size_t)(v - f->v) * (64UL << 20);
+	slot = (char *)0x300000000000ULL + (size_t)fz_slot_tag * (1UL << 32) +
+	       (size_t)(v - f->v) * (64UL << 20);
 	to = v->addr >= slot && v->addr < slot + (32UL << 20) ? slot + (32UL << 20) : slot;
 	to = mremap(v->addr, v->pages * psize(), v->pages * psize(),
 		    MREMAP_MAYMOVE | MREMAP_FIXED, to);
@@ -353,10 +442,8 @@ static void op_dirty(struct fz *f)
 		FZ_CHECK(f, bit == (v->copy[p] >= 0), "dirty bit %zu: %d, copy %d", p, bit,
 			 v->copy[p]);
 		want += v->copy[p] >= 0;
-		if (reset) {
+		if (reset)
 			v->copy[p] = -1;
-			v->hidden[p] = 0;
-		}
 	}
 	FZ_CHECK(f, n == want, "dirty count %d, model %d", n, want);
 	FZ_TRACE(f, "dirty v%ld reset %d: %d", (long)(v - f->v), reset, n);
@@ -372,10 +459,8 @@ static void op_reset(struct fz *f)
 		return;
 	n = cowshare_reset(f->r[v->region].fd, v->addr, v->pages * psize());
 	FZ_CHECK(f, n >= 0, "reset: %s", strerror(-n));
-	for (p = 0; p < v->pages; p++) {
+	for (p = 0; p < v->pages; p++)
 		v->copy[p] = -1;
-		v->hidden[p] = 0;
-	}
 	FZ_TRACE(f, "reset v%ld", (long)(v - f->v));
 }
 
@@ -397,7 +482,7 @@ static void op_snapshot(struct fz *f)
 	int i, fd;
 	size_t p;
 
-	if (!v || f->r[v->region].fd < 0)
+	if (!v || f->r[v->region].fd < 0 || (f->in_child && !f->r[v->region].sealed))
 		return;
 	for (i = 0; i < MAX_REGIONS && f->r[i].live; i++)
 		;
@@ -412,11 +497,8 @@ static void op_snapshot(struct fz *f)
 	s->live = 1;
 	s->sealed = 1;
 	s->pages = v->pages;
-	for (p = 0; p < v->pages; p++) {
+	for (p = 0; p < v->pages; p++)
 		s->base[p] = (unsigned char)fz_expected(f, v, p);
-		if (v->copy[p] >= 0)
-			v->hidden[p] = 1;
-	}
 	f->r[v->region].sealed = 1;
 	FZ_TRACE(f, "snapshot v%ld -> r%d", (long)(v - f->v), i);
 }
@@ -433,55 +515,152 @@ static void op_close(struct fz *f)
 	FZ_TRACE(f, "close r%d", ri);
 }
 
-/* A child checks every view it inherited, writes, and checks its write. */
+static void fz_step(struct fz *f, bool paranoid);
+
+/*
+ * A child checks every view it inherited against the model, then goes on
+ * with a copy of the model for a few dozen operations of its own (writes,
+ * resets, snapshots, ... of the views it shares with the parent) while the
+ * parent, and in threaded runs the other threads, go on too; the parent's
+ * views must not see any of it.
+ */
 static void op_fork(struct fz *f)
 {
-	struct __test_metadata *_metadata = f->md;
-	struct fz_view *v;
 	int status, i;
 	size_t p;
 	pid_t pid;
 
+	fflush(stdout);
 	pid = fork();
-	ASSERT_LE(0, pid);
+	FZ_CHECK(f, pid >= 0, "fork: %s", strerror(errno));
 	if (!pid) {
-		for (i = 0; i < MAX_VIEWS; i++) {
-			v = &f->v[i];
-			for (p = 0; v->used && p < v->pages; p++)
-				if (!fz_page_is(v->addr + p * psize(), fz_expected(f, v, p))) {
-					printf("# child: view %d page %zu: %#x, model %#x\n", i, p,
-					       (unsigned char)v->addr[p * psize()],
-					       fz_expected(f, v, p));
-					_exit(10 + i);
-				}
-		}
-		v = fz_pick_view(f);
-		if (v && v->writable) {
-			memset(v->addr, 0xee, psize());
-			if (!fz_page_is(v->addr, 0xee))
-				_exit(30);
-		}
+		f->in_child = 1;
+		for (i = 0; i < MAX_VIEWS; i++)
+			for (p = 0; f->v[i].used && p < f->v[i].pages; p++)
+				fz_check_page(f, &f->v[i], p);
+		for (i = 0; i < 40; i++)
+			fz_step(f, false);
+		for (i = 0; i < MAX_VIEWS; i++)
+			for (p = 0; f->v[i].used && p < f->v[i].pages; p++)
+				fz_check_page(f, &f->v[i], p);
 		_exit(0);
 	}
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	/* The parent writes too before it waits: the child must not see it. */
+	for (i = 0; i < 4; i++)
+		op_write(f);
+	FZ_CHECK(f, waitpid(pid, &status, 0) == pid, "waitpid: %s", strerror(errno));
 	FZ_CHECK(f, WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		 "child saw a wrong page: status %#x", status);
+}
+
+/* A free region slot of the model, or -1. */
+static int fz_free_region(struct fz *f)
+{
+	int i;
+
+	for (i = 0; i < MAX_REGIONS && f->r[i].live; i++)
+		;
+	return i == MAX_REGIONS ? -1 : i;
+}
+
+/* Threaded runs: put a snapshot of one of our views into the shared pool. */
+static void op_pool_put(struct fz *f)
+{
+	struct fz_view *v = fz_pick_view(f);
+	struct fz_pooled *slot = NULL;
+	int fd, i;
+	size_t p;
+
+	if (!fz_shared.threaded || f->in_child || !v || f->r[v->region].fd < 0)
+		return;
+	fd = cowshare_snapshot(f->r[v->region].fd, v->addr, v->pages * psize(), COWSHARE_CLOEXEC);
+	FZ_CHECK(f, fd >= 0, "snapshot for the pool: %s", strerror(-fd));
+	f->r[v->region].sealed = 1;
+	pthread_mutex_lock(&fz_shared.lock);
+	for (i = 0; i < POOL_SIZE && !slot; i++)
+		if (fz_shared.pool[i].fd < 0)
+			slot = &fz_shared.pool[i];
+	if (slot) {
+		slot->fd = fd;
+		slot->pages = v->pages;
+		for (p = 0; p < v->pages; p++)
+			slot->base[p] = (unsigned char)fz_expected(f, v, p);
+		fd = -1;
+	}
+	pthread_mutex_unlock(&fz_shared.lock);
+	if (fd >= 0)
+		close(fd);
+	FZ_TRACE(f, "pool put v%ld", (long)(v - f->v));
+}
+
+/*
+ * Threaded runs: a region of ours that another thread made, a snapshot
+ * from the pool (our own fd of it), or the image all threads share: each
+ * sealed, with a known base.
+ */
+static void op_pool_take(struct fz *f)
+{
+	int ri = fz_free_region(f), i, fd = -1;
+	struct fz_region *r;
+
+	if (!fz_shared.threaded || f->in_child || ri < 0)
+		return;
+	r = &f->r[ri];
+	memset(r, 0, sizeof(*r));
+	if (fz_rand(f, 3) == 0 && fz_shared.image_file >= 0) {
+		fd = cowshare_create_from_file(fz_shared.image_file, 0,
+					       fz_shared.image_pages * psize(),
+					       COWSHARE_SHARE_BY_FILE | COWSHARE_CLOEXEC);
+		FZ_CHECK(f, fd >= 0, "image: %s", strerror(-fd));
+		r->pages = fz_shared.image_pages;
+		memcpy(r->base, fz_shared.image, r->pages);
+	} else {
+		pthread_mutex_lock(&fz_shared.lock);
+		i = (int)fz_rand(f, POOL_SIZE);
+		if (fz_shared.pool[i].fd >= 0) {
+			fd = fcntl(fz_shared.pool[i].fd, F_DUPFD_CLOEXEC, 0);
+			r->pages = fz_shared.pool[i].pages;
+			memcpy(r->base, fz_shared.pool[i].base, r->pages);
+		}
+		pthread_mutex_unlock(&fz_shared.lock);
+		if (fd < 0)
+			return;
+	}
+	r->fd = fd;
+	r->live = 1;
+	r->sealed = 1;
+	FZ_TRACE(f, "pool take r%d", ri);
+}
+
+/* Threaded runs: empty a pool slot (views of it, anyone's, keep it alive). */
+static void op_pool_drop(struct fz *f)
+{
+	int i = (int)fz_rand(f, POOL_SIZE), fd;
+
+	if (!fz_shared.threaded || f->in_child)
+		return;
+	pthread_mutex_lock(&fz_shared.lock);
+	fd = fz_shared.pool[i].fd;
+	fz_shared.pool[i].fd = -1;
+	pthread_mutex_unlock(&fz_shared.lock);
+	if (fd >= 0)
+		close(fd);
 }
 
 /* A view's fd passed to a child by SCM_RIGHTS, mapped there and checked. */
 static void op_pass_fd(struct fz *f)
 {
-	struct __test_metadata *_metadata = f->md;
 	int ri = fz_pick_region(f, 1), sv[2], status;
 	struct fz_region *r;
 	pid_t pid;
 
-	if (ri < 0)
+	if (ri < 0 || f->in_child)
 		return;
 	r = &f->r[ri];
-	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	FZ_CHECK(f, socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair");
+	fflush(stdout);
 	pid = fork();
-	ASSERT_LE(0, pid);
+	FZ_CHECK(f, pid >= 0, "fork");
 	if (!pid) {
 		char cbuf[CMSG_SPACE(sizeof(int))], byte;
 		struct iovec iov = { &byte, 1 };
@@ -522,9 +701,9 @@ static void op_pass_fd(struct fz *f)
 		cm->cmsg_type = SCM_RIGHTS;
 		cm->cmsg_len = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(cm), &r->fd, sizeof(int));
-		ASSERT_EQ(1, sendmsg(sv[0], &msg, 0));
+		FZ_CHECK(f, sendmsg(sv[0], &msg, 0) == 1, "sendmsg");
 		close(sv[0]);
-		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		FZ_CHECK(f, waitpid(pid, &status, 0) == pid, "waitpid");
 		FZ_CHECK(f, WIFEXITED(status) && WEXITSTATUS(status) == 0,
 			 "fd receiver saw a wrong base: status %#x", status);
 	}
@@ -546,7 +725,6 @@ static void *fz_thread_write(void *p)
 /* Threads first-write pages of one view at the same time. */
 static void op_threads(struct fz *f)
 {
-	struct __test_metadata *_metadata = f->md;
 	struct fz_view *v = fz_pick_view(f);
 	struct fz_thread_arg a[4];
 	pthread_t t[4];
@@ -558,12 +736,12 @@ static void op_threads(struct fz *f)
 	for (i = 0; i < n; i++) {
 		a[i].page = v->addr + i * psize();
 		a[i].c = fz_byte(f);
-		ASSERT_EQ(0, pthread_create(&t[i], NULL, fz_thread_write, &a[i]));
+		FZ_CHECK(f, pthread_create(&t[i], NULL, fz_thread_write, &a[i]) == 0,
+			 "pthread_create");
 	}
 	for (i = 0; i < n; i++) {
 		pthread_join(t[i], NULL);
 		v->copy[i] = a[i].c;
-		v->hidden[i] = 0;
 	}
 	FZ_TRACE(f, "threads v%ld pages %zu", (long)(v - f->v), n);
 }
@@ -576,8 +754,120 @@ static const struct {
 	{ op_munmap_part, 3 }, { op_write, 20 }, { op_check, 14 }, { op_mprotect, 3 },
 	{ op_dontneed, 4 }, { op_mremap, 3 }, { op_dirty, 4 }, { op_reset, 2 },
 	{ op_seal, 1 }, { op_snapshot, 2 }, { op_close, 2 }, { op_fork, 2 },
-	{ op_pass_fd, 1 }, { op_threads, 3 },
+	{ op_pass_fd, 1 }, { op_threads, 3 }, { op_refused, 1 },
+	{ op_pool_put, 2 }, { op_pool_take, 3 }, { op_pool_drop, 1 },
 };
+
+static unsigned int fz_total_weight(void)
+{
+	unsigned int total = 0, k;
+
+	for (k = 0; k < ARRAY_SIZE(fz_ops); k++)
+		total += fz_ops[k].weight;
+	return total;
+}
+
+/* One random operation; then, if @paranoid, every view checked. */
+static void fz_step(struct fz *f, bool paranoid)
+{
+	unsigned int pick = fz_rand(f, fz_total_weight()), k;
+	int j;
+
+	for (k = 0; pick >= fz_ops[k].weight; k++)
+		pick -= fz_ops[k].weight;
+	/*
+	 * A child forks no grandchildren (its model is one branch only) and
+	 * leaves the bases it shares with its parent as they are: no base
+	 * write, no seal (a snapshot seals its source: only of sealed ones).
+	 */
+	if (f->in_child && (fz_ops[k].fn == op_fork || fz_ops[k].fn == op_pass_fd ||
+			    fz_ops[k].fn == op_pwrite || fz_ops[k].fn == op_seal))
+		return;
+	f->ops++;
+	fz_ops[k].fn(f);
+	for (j = 0; paranoid && j < MAX_VIEWS; j++)
+		for (size_t p = 0; f->v[j].used && p < f->v[j].pages; p++)
+			fz_check_page(f, &f->v[j], p);
+}
+
+/* Every view checked and unmapped, every fd closed. */
+static void fz_finish(struct fz *f)
+{
+	int j;
+
+	for (j = 0; j < MAX_VIEWS; j++) {
+		if (!f->v[j].used)
+			continue;
+		for (size_t p = 0; p < f->v[j].pages; p++)
+			fz_check_page(f, &f->v[j], p);
+		munmap(f->v[j].addr, f->v[j].pages * psize());
+		f->v[j].used = 0;
+	}
+	for (j = 0; j < MAX_REGIONS; j++)
+		if (f->r[j].fd >= 0)
+			close(f->r[j].fd);
+}
+
+struct fz_run {
+	unsigned long nops;
+	double deadline;	/* 0: nops operations */
+	bool paranoid;
+};
+
+static double fz_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void fz_loop(struct fz *f, const struct fz_run *run)
+{
+	unsigned long i;
+
+	for (i = 0; run->deadline ? fz_now() < run->deadline : i < run->nops; i++)
+		fz_step(f, run->paranoid);
+}
+
+struct fz_worker {
+	struct fz *f;
+	const struct fz_run *run;
+	pthread_t t;
+};
+
+static void *fz_worker_main(void *arg)
+{
+	struct fz_worker *w = arg;
+
+	fz_slot_tag = (char)(1 + w->f->thread);
+	fz_loop(w->f, w->run);
+	fz_finish(w->f);
+	return NULL;
+}
+
+/* The file whose sealed image every thread maps (through its own fd). */
+static void fz_make_image(struct __test_metadata *_metadata, uint64_t seed)
+{
+	char path[] = "/tmp/fuzz-image.XXXXXX";
+	unsigned char *buf;
+	size_t p;
+	int fd;
+
+	fz_shared.image_pages = MAX_PAGES;
+	buf = malloc(MAX_PAGES * psize());
+	ASSERT_NE(NULL, buf);
+	for (p = 0; p < MAX_PAGES; p++) {
+		fz_shared.image[p] = (unsigned char)(1 + (seed + p * 37) % 254);
+		memset(buf + p * psize(), fz_shared.image[p], psize());
+	}
+	fd = mkstemp(path);
+	ASSERT_LE(0, fd);
+	unlink(path);
+	ASSERT_EQ((ssize_t)(MAX_PAGES * psize()), pwrite(fd, buf, MAX_PAGES * psize(), 0));
+	fz_shared.image_file = fd;
+	free(buf);
+}
 
 FIXTURE(fuzz) {
 	int unused;
@@ -592,67 +882,87 @@ FIXTURE_TEARDOWN(fuzz)
 {
 }
 
-/* A long run (COWSHARE_FUZZ_OPS) may take minutes under emulation. */
+static unsigned long fz_env(const char *name, unsigned long dflt)
+{
+	const char *env = getenv(name);
+
+	return env ? strtoul(env, NULL, 0) : dflt;
+}
+
+/* A long run (COWSHARE_FUZZ_OPS, _DURATION) may take minutes under emulation. */
 TEST_F_TIMEOUT(fuzz, run, 3600)
 {
 	struct cowshare_global_info before, after;
-	unsigned long nops = 3000, i;
-	unsigned int total = 0, pick, k;
-	bool paranoid;
+	struct fz_run run = { .nops = fz_env("COWSHARE_FUZZ_OPS", 3000) };
+	unsigned int nthreads = (unsigned int)fz_env("COWSHARE_FUZZ_THREADS", 1), t;
+	unsigned long duration = fz_env("COWSHARE_FUZZ_DURATION", 0), ops = 0, checks = 0;
+	struct fz_worker *w;
+	uint64_t seed;
 	const char *env;
-	struct fz *f;
-	int j;
+	int j, failed = 0;
 
-	f = calloc(1, sizeof(*f));
-	ASSERT_NE(NULL, f);
-	f->md = _metadata;
 	env = getenv("COWSHARE_FUZZ_SEED");
-	f->rng = env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-	if (!f->rng)
-		f->rng = 1;
+	seed = env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	if (!seed)
+		seed = 1;
 	fz_trace = getenv("COWSHARE_FUZZ_TRACE") != NULL;
 	env = getenv("COWSHARE_FUZZ_PARANOID");
-	paranoid = !env || strcmp(env, "0");
-	env = getenv("COWSHARE_FUZZ_OPS");
-	if (env)
-		nops = strtoul(env, NULL, 0);
-	TH_LOG("seed %llu, %lu operations (COWSHARE_FUZZ_SEED=%llu replays)",
-	       (unsigned long long)f->rng, nops, (unsigned long long)f->rng);
-	for (j = 0; j < MAX_REGIONS; j++)
-		f->r[j].fd = -1;
+	run.paranoid = !env || strcmp(env, "0");
+	if (duration)
+		run.deadline = fz_now() + (double)duration;
+	ASSERT_LE(1, nthreads);
+	ASSERT_GE(64, nthreads);
+	TH_LOG("seed %llu, %u thread(s), %lu %s (COWSHARE_FUZZ_SEED=%llu replays%s)",
+	       (unsigned long long)seed, nthreads, duration ? duration : run.nops,
+	       duration ? "seconds" : "operations each", (unsigned long long)seed,
+	       nthreads > 1 ? " each thread's operations" : "");
+	for (j = 0; j < POOL_SIZE; j++)
+		fz_shared.pool[j].fd = -1;
 	global_info(_metadata, &before);
 
-	for (k = 0; k < ARRAY_SIZE(fz_ops); k++)
-		total += fz_ops[k].weight;
-	for (i = 0; i < nops; i++) {
-		pick = fz_rand(f, total);
-		for (k = 0; pick >= fz_ops[k].weight; k++)
-			pick -= fz_ops[k].weight;
-		f->ops++;
-		fz_ops[k].fn(f);
-		/* COWSHARE_FUZZ_PARANOID: check every view after every op. */
-		for (j = 0; paranoid && j < MAX_VIEWS; j++)
-			for (size_t p = 0; f->v[j].used && p < f->v[j].pages; p++)
-				if (!f->v[j].hidden[p])
-					fz_check_page(f, &f->v[j], p);
+	w = calloc(nthreads, sizeof(*w));
+	ASSERT_NE(NULL, w);
+	for (t = 0; t < nthreads; t++) {
+		w[t].f = calloc(1, sizeof(*w[t].f));
+		ASSERT_NE(NULL, w[t].f);
+		w[t].f->md = _metadata;
+		w[t].f->rng = seed + t * 0x9e3779b97f4a7c15ULL;
+		w[t].f->thread = nthreads > 1 ? (int)t : -1;
+		w[t].run = &run;
+		for (j = 0; j < MAX_REGIONS; j++)
+			w[t].f->r[j].fd = -1;
 	}
-	for (j = 0; j < MAX_VIEWS; j++) {
-		if (!f->v[j].used)
-			continue;
-		for (size_t p = 0; p < f->v[j].pages; p++)
-			fz_check_page(f, &f->v[j], p);
-		munmap(f->v[j].addr, f->v[j].pages * psize());
+	if (nthreads == 1) {
+		fz_loop(w[0].f, &run);
+		fz_finish(w[0].f);
+	} else {
+		fz_shared.threaded = 1;
+		fz_make_image(_metadata, seed);
+		for (t = 0; t < nthreads; t++)
+			ASSERT_EQ(0, pthread_create(&w[t].t, NULL, fz_worker_main, &w[t]));
+		for (t = 0; t < nthreads; t++)
+			pthread_join(w[t].t, NULL);
+		for (j = 0; j < POOL_SIZE; j++)
+			if (fz_shared.pool[j].fd >= 0)
+				close(fz_shared.pool[j].fd);
+		close(fz_shared.image_file);
 	}
-	for (j = 0; j < MAX_REGIONS; j++)
-		if (f->r[j].fd >= 0)
-			close(f->r[j].fd);
+	for (t = 0; t < nthreads; t++) {
+		failed |= w[t].f->failed;
+		ops += w[t].f->ops;
+		checks += w[t].f->checks;
+		free(w[t].f);
+	}
+	free(w);
+	EXPECT_EQ(0, failed) TH_LOG("a thread's check failed (its message is above)");
 	global_info(_metadata, &after);
-	TH_LOG("%lu operations, %lu checks", f->ops, f->checks);
+	TH_LOG("%lu operations, %lu checks", ops, checks);
 	EXPECT_EQ(before.regions, after.regions);
 	EXPECT_EQ(before.base_pages, after.base_pages);
 	EXPECT_EQ(before.private_pages, after.private_pages);
 	EXPECT_EQ(before.views, after.views);
-	free(f);
+	EXPECT_EQ(before.copy_pages, after.copy_pages);
+	EXPECT_EQ(before.cache_pages, after.cache_pages);
 }
 
 TEST_HARNESS_MAIN

@@ -8,6 +8,7 @@
  * VMs keep it).
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -148,6 +149,65 @@ TEST_F_TIMEOUT(cycles, unload_refused_while_a_region_lives, 300)
 		usleep(10000);
 	EXPECT_EQ(-ENOENT, unload());
 	ASSERT_EQ(0, load(ko));
+}
+
+struct unloader {
+	int stop;
+	int unloaded;
+};
+
+static void *unload_spin(void *arg)
+{
+	struct unloader *u = arg;
+
+	while (!__atomic_load_n(&u->stop, __ATOMIC_ACQUIRE)) {
+		if (!unload()) {
+			u->unloaded = 1;
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * The last close of a large region frees its base pages in the module's
+ * eviction code, after the file has dropped its own module reference: an
+ * rmmod racing it must fail (EBUSY) until that code is done, never unload
+ * the module under it (which ran freed module text).
+ */
+TEST_F_TIMEOUT(cycles, unload_racing_last_close, 900)
+{
+	size_t len = 64UL << 20, done;
+	const char *ko = self->ko;
+	struct unloader u;
+	pthread_t t;
+	char *buf;
+	int round, region;
+
+	if (access(ko, R_OK))
+		SKIP(return, "no module file %s (set COWSHARE_KO)", ko);
+	buf = malloc(1 << 20);
+	ASSERT_NE(NULL, buf);
+	memset(buf, 0x5a, 1 << 20);
+	for (round = 0; round < 4; round++) {
+		region = cowshare_create(len, COWSHARE_CLOEXEC);
+		ASSERT_LE(0, region);
+		for (done = 0; done < len; done += 1 << 20)
+			ASSERT_EQ(1 << 20, pwrite(region, buf, 1 << 20, (off_t)done));
+		memset(&u, 0, sizeof(u));
+		ASSERT_EQ(0, pthread_create(&t, NULL, unload_spin, &u));
+		usleep(1000);
+		EXPECT_EQ(0, close(region));
+		/* Once the close returned, the unload goes through. */
+		for (int i = 0; i < 500 && !__atomic_load_n(&u.unloaded, __ATOMIC_ACQUIRE); i++)
+			usleep(10000);
+		__atomic_store_n(&u.stop, 1, __ATOMIC_RELEASE);
+		pthread_join(t, NULL);
+		EXPECT_TRUE(u.unloaded) TH_LOG("round %d: no unload after the last close", round);
+		if (u.unloaded)
+			ASSERT_EQ(0, load(ko));
+	}
+	free(buf);
 }
 
 TEST_HARNESS_MAIN

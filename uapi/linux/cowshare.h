@@ -7,11 +7,13 @@
  * region fd's ioctls report on the region and on its views.
  *
  * Every argument struct starts with a __u32 size (the caller's
- * sizeof) so that it can grow: the kernel accepts a smaller struct
- * (older callers; missing fields read as zero) and a larger one whose
- * extra bytes are all zero (else E2BIG). Output fields the caller's
- * struct has no room for are not written. Reserved fields and unknown
- * flags must be zero (EINVAL). Unknown commands fail with ENOTTY.
+ * sizeof) so that it can grow without a new command number (the numbers
+ * carry no size): the kernel accepts a smaller struct down to the size of
+ * the struct's first version (older callers; missing fields read as
+ * zero; shorter is EINVAL) and a larger one whose extra bytes are all
+ * zero (else E2BIG), up to a page. Output fields the caller's struct has
+ * no room for are not written. Reserved fields and unknown flags must be
+ * zero (EINVAL). Unknown commands fail with ENOTTY.
  */
 #ifndef _UAPI_LINUX_COWSHARE_H
 #define _UAPI_LINUX_COWSHARE_H
@@ -53,6 +55,16 @@ struct cowshare_create {
  * @views: live views (one per mmap() and per view inherited by fork)
  * @page_size: PAGE_SIZE of the kernel
  * @max_region_size: the max_region_size module parameter, bytes
+ * @copy_pages: physical pages the module allocated as private copies and
+ *	still holds (a copy shared by a forked child and its parent, or
+ *	taken by a snapshot as its base, counts once)
+ * @cache_pages: physical base pages of root regions (page cache)
+ * @zero_pages: pages the module maps for pages never written (1, more
+ *	only after billions of mappings)
+ *
+ * @base_pages and @private_pages count references (a page in two
+ * indexes counts twice); @copy_pages + @cache_pages + @zero_pages is the
+ * memory the module holds in pages.
  */
 struct cowshare_global_info {
 	__u32 size;
@@ -63,6 +75,9 @@ struct cowshare_global_info {
 	__u64 views;
 	__u64 page_size;
 	__u64 max_region_size;
+	__u64 copy_pages;
+	__u64 cache_pages;
+	__u64 zero_pages;
 };
 
 /**
@@ -219,18 +234,30 @@ struct cowshare_seal {
 	__u32 flags;
 };
 
+/*
+ * The size of each struct's first version: the smallest size field the
+ * kernel accepts (as OPEN_HOW_SIZE_VER0 in linux/openat2.h).
+ */
+#define COWSHARE_CREATE_SIZE_VER0		16
+#define COWSHARE_GLOBAL_INFO_SIZE_VER0		56
+#define COWSHARE_CREATE_FROM_FILE_SIZE_VER0	32
+#define COWSHARE_LIST_REGIONS_SIZE_VER0		40
+#define COWSHARE_REGION_INFO_SIZE_VER0		64
+#define COWSHARE_VIEW_INFO_SIZE_VER0		64
+#define COWSHARE_RANGE_SIZE_VER0		32
+#define COWSHARE_SEAL_SIZE_VER0			8
+
 /* /dev/cowshare */
-#define COWSHARE_IOC_CREATE	 _IOW(COWSHARE_IOC_MAGIC, 0x00, struct cowshare_create)
-#define COWSHARE_IOC_GLOBAL_INFO _IOWR(COWSHARE_IOC_MAGIC, 0x01, struct cowshare_global_info)
-#define COWSHARE_IOC_CREATE_FROM_FILE \
-	_IOW(COWSHARE_IOC_MAGIC, 0x02, struct cowshare_create_from_file)
-#define COWSHARE_IOC_LIST_REGIONS _IOWR(COWSHARE_IOC_MAGIC, 0x03, struct cowshare_list_regions)
+#define COWSHARE_IOC_CREATE		_IO(COWSHARE_IOC_MAGIC, 0x00)
+#define COWSHARE_IOC_GLOBAL_INFO	_IO(COWSHARE_IOC_MAGIC, 0x01)
+#define COWSHARE_IOC_CREATE_FROM_FILE	_IO(COWSHARE_IOC_MAGIC, 0x02)
+#define COWSHARE_IOC_LIST_REGIONS	_IO(COWSHARE_IOC_MAGIC, 0x03)
 /* region fd */
-#define COWSHARE_IOC_REGION_INFO _IOWR(COWSHARE_IOC_MAGIC, 0x40, struct cowshare_region_info)
-#define COWSHARE_IOC_VIEW_INFO	 _IOWR(COWSHARE_IOC_MAGIC, 0x41, struct cowshare_view_info)
-#define COWSHARE_IOC_DIRTY	 _IOW(COWSHARE_IOC_MAGIC, 0x42, struct cowshare_range)
-#define COWSHARE_IOC_RESET	 _IOW(COWSHARE_IOC_MAGIC, 0x43, struct cowshare_range)
-#define COWSHARE_IOC_SNAPSHOT	 _IOW(COWSHARE_IOC_MAGIC, 0x44, struct cowshare_range)
-#define COWSHARE_IOC_SEAL	 _IOW(COWSHARE_IOC_MAGIC, 0x45, struct cowshare_seal)
+#define COWSHARE_IOC_REGION_INFO	_IO(COWSHARE_IOC_MAGIC, 0x40)
+#define COWSHARE_IOC_VIEW_INFO		_IO(COWSHARE_IOC_MAGIC, 0x41)
+#define COWSHARE_IOC_DIRTY		_IO(COWSHARE_IOC_MAGIC, 0x42)
+#define COWSHARE_IOC_RESET		_IO(COWSHARE_IOC_MAGIC, 0x43)
+#define COWSHARE_IOC_SNAPSHOT		_IO(COWSHARE_IOC_MAGIC, 0x44)
+#define COWSHARE_IOC_SEAL		_IO(COWSHARE_IOC_MAGIC, 0x45)
 
 #endif /* _UAPI_LINUX_COWSHARE_H */

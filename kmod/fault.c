@@ -1,0 +1,455 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cowshare faults: a read maps what the view shows, a window of pages at
+ * a time; a write gives the view an exclusive copy of the page.
+ *
+ * What a view shows at offset i: its copy of i; else the page its layer
+ * holds at i; else the root's base page (page cache); else, at a hole,
+ * the module's zero page. Fault-around (->map_pages) maps the root's
+ * pages with filemap_map_pages(), ->fault maps the rest with
+ * vm_insert_pages(): both a whole page table's worth (fault_around_pages)
+ * around the fault, so that reading every page of a view of any kind
+ * costs a fault or two per page table, not one per page.
+ *
+ * Locking. Faults hold the mmap read lock (6.1) or only the vma's lock
+ * (6.12: ->map_pages is set). Mappers hold view->map_sem shared and never
+ * wait for a page lock; whoever changes what the view shows publishes
+ * the change in the index and drains map_sem (cowshare_view_drain()).
+ * A copy is made writable only under its page lock, when it is exclusive
+ * (cowshare_copy_try_exclusive()); fork and snapshot share a copy under
+ * its lock, after zapping its ptes.
+ */
+#include <linux/highmem.h>
+#include <linux/log2.h>
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+
+#include "compat.h"
+#include "cowshare.h"
+
+static inline pgoff_t cowshare_fault_index(struct cowshare_view *view, struct vm_fault *vmf)
+{
+	return vmf->pgoff - view->shift;
+}
+
+/*
+ * The read window around @addr: the aligned block of fault_around_pages
+ * (a power of two, at most a page table) that holds it, within @vma.
+ */
+static void cowshare_window(struct cowshare_view *view, struct vm_area_struct *vma,
+			    unsigned long addr, pgoff_t *first, pgoff_t *last)
+{
+	unsigned long nr = clamp_val(READ_ONCE(cowshare_fault_around_pages), 1, PTRS_PER_PTE);
+	unsigned long base, start, end;
+
+	nr = rounddown_pow_of_two(nr);
+	base = ALIGN_DOWN(addr, nr << PAGE_SHIFT);
+	start = max(base, vma->vm_start);
+	end = min(base + (nr << PAGE_SHIFT), vma->vm_end);
+	*first = cowshare_vma_first(view, vma) + ((start - vma->vm_start) >> PAGE_SHIFT);
+	*last = *first + ((end - start) >> PAGE_SHIFT) - 1;
+}
+
+/*
+ * Hold what the view shows still (see struct cowshare_view): its copies,
+ * and, while its root is unsealed, the root's holes. False if @trylock
+ * and a change is being drained.
+ */
+static bool cowshare_map_begin(struct cowshare_view *view, bool trylock, bool *holes)
+{
+	struct cowshare_region *root = view->region->root;
+
+	if (!trylock)
+		down_read(&view->map_sem);
+	else if (!down_read_trylock(&view->map_sem))
+		return false;
+	*holes = !cowshare_region_sealed(root);
+	if (!*holes)
+		return true;
+	if (!trylock) {
+		down_read(&root->holes_sem);
+	} else if (!down_read_trylock(&root->holes_sem)) {
+		up_read(&view->map_sem);
+		return false;
+	}
+	return true;
+}
+
+static void cowshare_map_end(struct cowshare_view *view, bool holes)
+{
+	if (holes)
+		up_read(&view->region->root->holes_sem);
+	up_read(&view->map_sem);
+}
+
+/*
+ * ->map_pages: fault-around maps the root's base pages of the window,
+ * except where the view holds a copy or its layer a page. Runs under RCU
+ * on 6.12: nothing here sleeps.
+ */
+vm_fault_t cowshare_vm_map_pages(struct vm_fault *vmf, pgoff_t start_pgoff, pgoff_t end_pgoff)
+{
+	struct cowshare_view *view = vmf->vma->vm_private_data;
+	struct cowshare_region *region = view->region;
+	DECLARE_BITMAP(blocked, PTRS_PER_PTE);
+	pgoff_t first, last, pos, stop;
+	vm_fault_t ret = 0;
+	bool holes;
+
+	if (unlikely(READ_ONCE(view->fork_failed)))
+		return 0;
+	if (!cowshare_map_begin(view, true, &holes))
+		return 0;
+	cowshare_window(view, vmf->vma, vmf->address, &first, &last);
+	bitmap_zero(blocked, last - first + 1);
+	cowshare_pages_mark(&view->copies, first, last, blocked, false);
+	if (cowshare_region_is_layer(region))
+		cowshare_pages_mark(&region->overlay, first, last, blocked, true);
+	for (pos = first; pos <= last; pos = stop + 1) {
+		stop = first + find_next_bit(blocked, last - first + 1, pos - first);
+		if (stop > pos)
+			ret |= filemap_map_pages(vmf, pos + view->shift, stop - 1 + view->shift);
+	}
+	cowshare_map_end(view, holes);
+	if (ret & VM_FAULT_NOPAGE)
+		atomic_long_inc(&view->read_faults);
+	return ret;
+}
+
+/* Whether the root's page cache holds a page at @index (not dereferenced). */
+static bool cowshare_root_has(struct cowshare_region *root, pgoff_t index)
+{
+	void *entry;
+
+	rcu_read_lock();
+	entry = xa_load(&root->inode->i_mapping->i_pages, index);
+	rcu_read_unlock();
+	return entry && !xa_is_value(entry);
+}
+
+/*
+ * Map @nr pages at @addr, skipping ptes already present; *@mapped when
+ * @fault_addr ends up mapped (by this or before).
+ */
+static int cowshare_insert_run(struct vm_area_struct *vma, unsigned long addr,
+			       struct page **pages, unsigned long nr,
+			       unsigned long fault_addr, bool *mapped)
+{
+	while (nr) {
+		unsigned long left = nr, done;
+		int err = vm_insert_pages(vma, addr, pages, &left);
+
+		done = nr - left;
+		if (fault_addr >= addr && fault_addr < addr + (done << PAGE_SHIFT))
+			*mapped = true;
+		if (!err)
+			return 0;
+		addr += done << PAGE_SHIFT;
+		pages += done;
+		nr -= done;
+		if (err != -EBUSY)
+			return err;
+		if (fault_addr >= addr && fault_addr < addr + PAGE_SIZE)
+			*mapped = true;
+		addr += PAGE_SIZE;
+		pages++;
+		nr--;
+	}
+	return 0;
+}
+
+/*
+ * Map what the view shows in [first, last] that is not the root's page
+ * cache: its copies, its layer's pages, the zero page at holes. One
+ * chunk's worth of pages at a time. The caller holds cowshare_map_begin(),
+ * which keeps every page found alive.
+ */
+static int cowshare_map_window(struct vm_fault *vmf, struct cowshare_view *view,
+			       pgoff_t first, pgoff_t last, bool *mapped)
+{
+	struct cowshare_region *region = view->region, *root = region->root;
+	struct vm_area_struct *vma = vmf->vma;
+	struct page *pages[COWSHARE_CHUNK_PAGES];
+	unsigned long fault_addr = vmf->address & PAGE_MASK;
+	struct page *zero = cowshare_zero_page();
+	pgoff_t s, e, i, run;
+	int err = 0;
+
+	for (s = first; s <= last && !err; s = e + 1) {
+		e = min(last, s | (COWSHARE_CHUNK_PAGES - 1));
+		memset(pages, 0, sizeof(pages));
+		cowshare_pages_fill(&view->copies, s, e, pages, false);
+		if (cowshare_region_is_layer(region))
+			cowshare_pages_fill(&region->overlay, s, e, pages, true);
+		for (i = s; i <= e; i++)
+			if (!pages[i - s] && !cowshare_root_has(root, i + view->shift))
+				pages[i - s] = zero;
+		for (i = s; i <= e && !err; i = run) {
+			if (!pages[i - s]) {
+				run = i + 1;
+				continue;
+			}
+			for (run = i + 1; run <= e && pages[run - s]; run++)
+				;
+			err = cowshare_insert_run(vma, cowshare_index_addr(view, vma, i),
+						  &pages[i - s], run - i, fault_addr, mapped);
+		}
+	}
+	return err;
+}
+
+/* The fault's own page, a root base page fault-around did not map (it was busy). */
+static int cowshare_map_root_page(struct vm_fault *vmf, struct cowshare_view *view,
+				  pgoff_t idx, bool *mapped)
+{
+	struct address_space *mapping = view->region->root->inode->i_mapping;
+	struct page *page;
+	int err;
+
+	page = pagecache_get_page(mapping, idx + view->shift, 0, 0);
+	if (!page)
+		return 0;		/* filled since: the refault maps it */
+	err = 0;
+	/* Not uptodate: a base write is filling it; never wait here (holes_sem). */
+	if (PageUptodate(page)) {
+		err = vm_insert_page(vmf->vma, vmf->address & PAGE_MASK, page);
+		if (!err || err == -EBUSY) {
+			*mapped = true;
+			err = 0;
+		}
+	}
+	put_page(page);
+	return err;
+}
+
+static vm_fault_t cowshare_read_fault(struct vm_fault *vmf, struct cowshare_view *view,
+				      pgoff_t idx)
+{
+	bool mapped = false, holes;
+	pgoff_t first, last;
+	int err;
+
+	cowshare_window(view, vmf->vma, vmf->address, &first, &last);
+	cowshare_map_begin(view, false, &holes);
+	err = cowshare_map_window(vmf, view, first, last, &mapped);
+	if (!mapped && !err)
+		err = cowshare_map_root_page(vmf, view, idx, &mapped);
+	cowshare_map_end(view, holes);
+	atomic_long_inc(&view->read_faults);
+	if (mapped || !err)
+		return VM_FAULT_NOPAGE;
+	return err == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+}
+
+/*
+ * Publish a new exclusive copy of what the view shows at @idx, replacing
+ * @old, the view's copy there (referenced), or none: referenced, not
+ * locked. NULL if the view's entry changed meanwhile (the caller retries).
+ */
+static struct page *cowshare_new_copy(struct cowshare_view *view, struct vm_area_struct *vma,
+				      pgoff_t idx, unsigned long addr, struct page *old)
+{
+	struct cowshare_region *root = view->region->root;
+	struct page *copy, *src = old;
+	bool lock_src = false;
+	int ret;
+
+	copy = cowshare_copy_alloc(vma->vm_mm, root);
+	if (!copy)
+		return ERR_PTR(-ENOMEM);
+	if (!old) {
+		src = cowshare_base_peek(view->region, idx);
+		/* An unsealed root's page may be written meanwhile: never copy it torn. */
+		lock_src = src && !cowshare_region_sealed(root);
+		if (lock_src)
+			lock_page(src);
+	}
+	cowshare_copy_fill(copy, src, addr, vma);
+	if (lock_src)
+		unlock_page(src);
+	if (src && src != old)
+		put_page(src);
+
+	get_page(copy);			/* the caller's; the allocation's is the index's */
+	if (old) {
+		ret = cowshare_pages_replace(&view->copies, idx, old, copy) ? 0 : -EAGAIN;
+	} else {
+		ret = cowshare_pages_insert(&view->copies, idx, copy, GFP_KERNEL_ACCOUNT);
+		if (ret == -EEXIST)
+			ret = -EAGAIN;
+	}
+	if (ret) {
+		put_page(copy);
+		cowshare_copy_discard(copy);
+		return ret == -EAGAIN ? NULL : ERR_PTR(ret);
+	}
+	if (!old)
+		cowshare_count_copy(view, 1);
+	atomic_long_inc(&view->cow_faults);
+	cowshare_view_drain(view);
+	if (old)
+		cowshare_copy_release(old);
+	return copy;
+}
+
+/*
+ * The view's exclusive copy of @idx, made if needed: locked and
+ * referenced. An existing copy is reused when exclusive, or when its
+ * other holders are gone (cowshare_copy_try_exclusive()).
+ */
+static struct page *cowshare_writable_copy(struct cowshare_view *view,
+					   struct vm_area_struct *vma, pgoff_t idx,
+					   unsigned long addr)
+{
+	struct page *page, *copy;
+
+	for (;;) {
+		page = cowshare_pages_get(&view->copies, idx);
+		if (page) {
+			lock_page(page);
+			if (cowshare_pages_peek_locked(&view->copies, idx) != page) {
+				unlock_page(page);
+				put_page(page);
+				continue;
+			}
+			/* +1: our reference. */
+			if (cowshare_copy_try_exclusive(page, 1))
+				return page;
+			unlock_page(page);
+		}
+		copy = cowshare_new_copy(view, vma, idx, addr, page);
+		if (page)
+			put_page(page);
+		if (IS_ERR(copy))
+			return copy;
+		if (!copy)
+			continue;
+		lock_page(copy);
+		if (cowshare_pages_peek_locked(&view->copies, idx) == copy &&
+		    cowshare_copy_try_exclusive(copy, 1))
+			return copy;
+		/* Dropped (reset) or shared (fork, snapshot) meanwhile. */
+		unlock_page(copy);
+		put_page(copy);
+	}
+}
+
+/*
+ * A write to an empty pte: return the view's exclusive copy locked; the
+ * core calls ->page_mkwrite on it, then maps it writable.
+ */
+static vm_fault_t cowshare_write_fault(struct vm_fault *vmf, struct cowshare_view *view,
+				       pgoff_t idx)
+{
+	struct page *page;
+
+	/* Aliasing vmas (see cowshare_view_mremap()) are zapped under the mmap lock. */
+	if (unlikely(READ_ONCE(view->aliased)) && cowshare_fault_vma_locked(vmf))
+		return cowshare_fault_retry_mmap_locked(vmf);
+	page = cowshare_writable_copy(view, vmf->vma, idx, vmf->address);
+	if (IS_ERR(page))
+		return vmf_error(PTR_ERR(page));
+	if (unlikely(READ_ONCE(view->aliased)))
+		cowshare_view_zap(view, NULL, idx, 1);
+	vmf->page = page;
+	return VM_FAULT_LOCKED;
+}
+
+vm_fault_t cowshare_vm_fault(struct vm_fault *vmf)
+{
+	struct cowshare_view *view = vmf->vma->vm_private_data;
+	pgoff_t idx = cowshare_fault_index(view, vmf);
+
+	if (unlikely(idx >= view->region->npages || READ_ONCE(view->fork_failed)))
+		return VM_FAULT_SIGBUS;
+	if (vmf->flags & FAULT_FLAG_WRITE)
+		return cowshare_write_fault(vmf, view, idx);
+	return cowshare_read_fault(vmf, view, idx);
+}
+
+/*
+ * ->page_mkwrite: a write to a read-only pte, or the write fault of
+ * ->fault above. The view's exclusive copy is written in place. For any
+ * other page (a base page, a layer page, the zero page, a copy shared
+ * with a fork relative or a snapshot), the view gets its own copy, the pte
+ * is emptied and the CPU faults again: ->fault then maps the copy. The
+ * core cannot replace the page under a pte of a shared mapping, and a
+ * valid pte is never swapped for another (break-before-make on arm64).
+ */
+vm_fault_t cowshare_vm_page_mkwrite(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct cowshare_view *view = vma->vm_private_data;
+	pgoff_t idx = cowshare_fault_index(view, vmf);
+	struct page *page = vmf->page, *copy;
+
+	if (unlikely(READ_ONCE(view->fork_failed)))
+		return VM_FAULT_SIGBUS;
+	lock_page(page);
+	/* +1: the fault's reference. */
+	if (cowshare_pages_peek_locked(&view->copies, idx) == page &&
+	    cowshare_copy_try_exclusive(page, 1))
+		return VM_FAULT_LOCKED;
+	unlock_page(page);
+
+	if (unlikely(READ_ONCE(view->aliased)) && cowshare_fault_vma_locked(vmf))
+		return cowshare_fault_retry_mmap_locked(vmf);
+	copy = cowshare_writable_copy(view, vma, idx, vmf->address);
+	if (IS_ERR(copy))
+		return vmf_error(PTR_ERR(copy));
+	cowshare_view_zap(view, vma, idx, 1);
+	unlock_page(copy);
+	put_page(copy);
+	return VM_FAULT_NOPAGE;
+}
+
+/*
+ * ->access: ptrace and /proc/pid/mem when GUP refuses, which it does for a
+ * forced write into a read-only shared mapping. A write goes into the
+ * view's copy, as a debugger's breakpoint would in a private mapping.
+ * Called under the mmap read lock.
+ */
+int cowshare_vm_access(struct vm_area_struct *vma, unsigned long addr, void *buf,
+		       int len, int write)
+{
+	struct cowshare_view *view = vma->vm_private_data;
+	struct cowshare_region *region = view->region;
+	pgoff_t idx = linear_page_index(vma, addr) - view->shift;
+	unsigned int offset = offset_in_page(addr);
+	struct page *page;
+	void *kaddr;
+
+	if (idx >= region->npages || READ_ONCE(view->fork_failed))
+		return -EFAULT;
+	len = min_t(int, len, PAGE_SIZE - offset);
+
+	if (write) {
+		page = cowshare_writable_copy(view, vma, idx, addr);
+		if (IS_ERR(page))
+			return PTR_ERR(page);
+		kaddr = kmap_local_page(page);
+		memcpy(kaddr + offset, buf, len);
+		kunmap_local(kaddr);
+		flush_dcache_page(page);
+		if (vma->vm_flags & VM_EXEC)
+			cowshare_sync_icache(page);
+		/* The address may map what the view showed before: remap the copy next. */
+		cowshare_view_zap(view, vma, idx, 1);
+		unlock_page(page);
+		put_page(page);
+		return len;
+	}
+
+	page = cowshare_pages_get(&view->copies, idx);
+	if (!page)
+		page = cowshare_base_peek(region, idx);
+	if (!page) {
+		memset(buf, 0, len);
+		return len;
+	}
+	kaddr = kmap_local_page(page);
+	memcpy(buf, kaddr + offset, len);
+	kunmap_local(kaddr);
+	put_page(page);
+	return len;
+}
