@@ -47,30 +47,6 @@ static inline void cowshare_vm_flags_set(struct vm_area_struct *vma, vm_flags_t 
 #endif
 }
 
-/*
- * Whether the fault holds only the vma's lock (per-vma locking, 6.4+),
- * not the mmap lock: what needs the mmap lock must retry under it.
- */
-static inline bool cowshare_fault_vma_locked(const struct vm_fault *vmf)
-{
-#ifdef COWSHARE_HAVE_VMA_LOCK
-	return vmf->flags & FAULT_FLAG_VMA_LOCK;
-#else
-	return false;
-#endif
-}
-
-/* Give up a fault that holds only the vma lock: the core retries under mmap_lock. */
-static inline vm_fault_t cowshare_fault_retry_mmap_locked(struct vm_fault *vmf)
-{
-#ifdef COWSHARE_HAVE_VMA_LOCK
-	release_fault_lock(vmf);
-	return VM_FAULT_RETRY;
-#else
-	return VM_FAULT_NOPAGE;
-#endif
-}
-
 /* 6.11 made struct fd opaque: fd_file() reads its file. */
 #ifndef fd_file
 #define fd_file(f)	((f).file)

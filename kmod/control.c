@@ -34,7 +34,7 @@ int cowshare_view_info(struct cowshare_region *region, struct cowshare_view_info
 		mmap_read_unlock(mm);
 		return -EINVAL;
 	}
-	view = vma->vm_private_data;
+	view = cowshare_vma_view(vma);
 	first = cowshare_vma_first(view, vma);
 	info->start = vma->vm_start;
 	info->length = vma->vm_end - vma->vm_start;
@@ -75,7 +75,7 @@ static struct vm_area_struct *cowshare_range_vma(struct cowshare_range_op *op)
 	vma = cowshare_find_view_vma(op->region, op->addr, op->npages << PAGE_SHIFT);
 	if (!vma)
 		return NULL;
-	view = vma->vm_private_data;
+	view = cowshare_vma_view(vma);
 	first = linear_page_index(vma, op->addr) - view->shift;
 	return first == op->first ? vma : NULL;
 }
@@ -154,7 +154,7 @@ static long cowshare_range_round(struct cowshare_range_op *op, pgoff_t *pos)
 		*pos = last + 1;
 		return 0;
 	}
-	view = vma->vm_private_data;
+	view = cowshare_vma_view(vma);
 	/* Skip to the next copy: empty stretches cost nothing. */
 	from = cowshare_pages_next(&view->copies, *pos, last);
 	if (from > last) {
@@ -195,7 +195,7 @@ static long cowshare_range_round(struct cowshare_range_op *op, pgoff_t *pos)
 		}
 		vma = cowshare_range_vma(op);
 		if (vma) {
-			view = vma->vm_private_data;
+			view = cowshare_vma_view(vma);
 			mutex_lock(&view->ctl);
 			for (i = 0; i < n; i += COWSHARE_DROP_BATCH)
 				ret += cowshare_drop_copies(view, vma, op->rep + i,
@@ -235,14 +235,13 @@ long cowshare_view_dirty(struct cowshare_region *region, const struct cowshare_r
 	if (mmap_read_lock_killable(mm))
 		return -EINTR;
 	vma = cowshare_find_view_vma(region, op.addr, op.npages << PAGE_SHIFT);
-	if (vma)
+	ret = vma ? cowshare_view_usable(cowshare_vma_view(vma)) : -EINVAL;
+	if (!ret)
 		op.first = linear_page_index(vma, op.addr) -
-			   ((struct cowshare_view *)vma->vm_private_data)->shift;
-	else
-		op.npages = 0;
+			   cowshare_vma_view(vma)->shift;
 	mmap_read_unlock(mm);
-	if (!op.npages)
-		return -EINVAL;
+	if (ret)
+		return ret;
 	if (report && clear_user(op.bitmap, DIV_ROUND_UP(op.npages, 64) * sizeof(u64)))
 		return -EFAULT;
 	op.rep = kvmalloc_array(COWSHARE_ROUND_PAGES, sizeof(*op.rep), GFP_KERNEL_ACCOUNT);

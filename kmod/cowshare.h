@@ -26,12 +26,18 @@
  *   its source buffer)
  *     mmap lock or per-vma lock (fault, ioctl, fork)
  *       view->ctl (one dirty/reset/snapshot/info at a time per view)
- *         view->map_sem, then root->holes_sem (read: batch mapping)
+ *         view->map_sem, root->holes_sem (read: batch mapping; their
+ *                                         holders wait for no page lock)
  *           page lock (a copy: exclusivity, mapping writable; a base page
- *                      of an unsealed root: a copy of it is never torn)
- *             view->lock (the vma list)
+ *                      of an unsealed root: a copy of it is never torn,
+ *                      a base write fills it)
+ *             root->holes_sem (write: the drain of a base write, under
+ *                              the page it fills)
+ *             i_mmap_rwsem of the root (unmap_mapping_pages(): a base
+ *                                       write's zap, zaps of an aliased view)
  *               the index lock (xa_lock of cowshare_pages)
- *   cowshare_fork_lock and cowshare_regions_lock are leaves.
+ *   view->lock (the vma list) is taken under the mmap lock, never under a
+ *   page lock; cowshare_fork_lock and cowshare_regions_lock are leaves.
  *
  * A page lock is never held across a drain of map_sem (down_write), and
  * batch mapping never waits on a page lock (filemap_map_pages() only
@@ -59,6 +65,7 @@ struct cowshare_stats {
 	atomic_long_t copy_pages;	/* physical copies held by a view or a layer */
 	atomic_long_t cache_pages;	/* physical base pages in roots' page caches */
 	atomic_long_t zero_pages;	/* pages the module uses as its zero page */
+	atomic_long_t meta_bytes;	/* its own objects: regions, views, index chunks */
 };
 
 extern struct cowshare_stats cowshare_stats;
@@ -144,7 +151,7 @@ struct cowshare_view {
 	struct rw_semaphore map_sem;
 	struct mutex ctl;		/* dirty, reset, snapshot, info: one at a time */
 	struct mutex lock;		/* @vmas */
-	struct list_head vmas;
+	struct list_head vmas;		/* of struct cowshare_vma */
 	bool aliased;			/* two of its vmas map one offset (mremap) */
 	bool fork_failed;		/* fork could not duplicate it: SIGBUS */
 	atomic_long_t nr_copies;
@@ -152,9 +159,35 @@ struct cowshare_view {
 	atomic_long_t cow_faults;
 };
 
+/* One vma of a view: the vma's vm_private_data. */
+struct cowshare_vma {
+	struct cowshare_view *view;
+	struct vm_area_struct *vma;
+	struct list_head node;		/* in view->vmas, under view->lock */
+};
+
+static inline struct cowshare_view *cowshare_vma_view(const struct vm_area_struct *vma)
+{
+	return ((struct cowshare_vma *)vma->vm_private_data)->view;
+}
+
+/*
+ * A view a failed fork left without some of its copies faults SIGBUS, and
+ * refuses what would report or keep that wrong content (a snapshot, a
+ * dirty report, a reset).
+ */
+static inline int cowshare_view_usable(struct cowshare_view *view)
+{
+	return READ_ONCE(view->fork_failed) ? -EIO : 0;
+}
+
 /* main.c */
 struct page *cowshare_zero_page(void);
 bool cowshare_is_zero_page(struct page *page);
+
+/* pages.c: the module's objects, counted */
+void *cowshare_meta_alloc(size_t size, gfp_t gfp);
+void cowshare_meta_free(const void *p, size_t size);
 
 /* pages.c: the index */
 #define COWSHARE_CHUNK_SHIFT	6
@@ -207,6 +240,8 @@ void cowshare_fs_unpin(void);
 int cowshare_fs_init(void);
 void cowshare_fs_exit(void);
 struct cowshare_region *cowshare_region_alloc(pgoff_t npages);
+int cowshare_region_reserve_fd(unsigned int flags);
+int cowshare_region_install_reserved(struct cowshare_region *region, int fd);
 int cowshare_region_install_fd(struct cowshare_region *region, unsigned int flags);
 int cowshare_region_create(u64 length, unsigned int flags);
 int cowshare_region_create_from_file(const struct cowshare_create_from_file *args);

@@ -89,7 +89,7 @@ static void cowshare_map_end(struct cowshare_view *view, bool holes)
  */
 vm_fault_t cowshare_vm_map_pages(struct vm_fault *vmf, pgoff_t start_pgoff, pgoff_t end_pgoff)
 {
-	struct cowshare_view *view = vmf->vma->vm_private_data;
+	struct cowshare_view *view = cowshare_vma_view(vmf->vma);
 	struct cowshare_region *region = view->region;
 	DECLARE_BITMAP(blocked, PTRS_PER_PTE);
 	pgoff_t first, last, pos, stop;
@@ -286,7 +286,14 @@ static struct page *cowshare_new_copy(struct cowshare_view *view, struct vm_area
 	if (!old)
 		cowshare_count_copy(view, 1);
 	atomic_long_inc(&view->cow_faults);
+	/*
+	 * A mapper that found what the view showed before is done after the
+	 * drain: zap what it mapped. The view keeps no pte of a page it no
+	 * longer holds, or the last holder of @old, writing it in place,
+	 * would write into this view (a fork relative's copy).
+	 */
 	cowshare_view_drain(view);
+	cowshare_view_zap(view, vma, idx, 1);
 	if (old)
 		cowshare_copy_release(old);
 	return copy;
@@ -295,14 +302,16 @@ static struct page *cowshare_new_copy(struct cowshare_view *view, struct vm_area
 /*
  * The view's exclusive copy of @idx, made if needed: locked and
  * referenced. An existing copy is reused when exclusive, or when its
- * other holders are gone (cowshare_copy_try_exclusive()).
+ * other holders are gone (cowshare_copy_try_exclusive()). *@zapped when
+ * this made it, and so zapped the view's ptes of @idx.
  */
 static struct page *cowshare_writable_copy(struct cowshare_view *view,
 					   struct vm_area_struct *vma, pgoff_t idx,
-					   unsigned long addr)
+					   unsigned long addr, bool *zapped)
 {
 	struct page *page, *copy;
 
+	*zapped = false;
 	for (;;) {
 		page = cowshare_pages_get(&view->copies, idx);
 		if (page) {
@@ -324,6 +333,7 @@ static struct page *cowshare_writable_copy(struct cowshare_view *view,
 			return copy;
 		if (!copy)
 			continue;
+		*zapped = true;
 		lock_page(copy);
 		if (cowshare_pages_peek_locked(&view->copies, idx) == copy &&
 		    cowshare_copy_try_exclusive(copy, 1))
@@ -342,22 +352,18 @@ static vm_fault_t cowshare_write_fault(struct vm_fault *vmf, struct cowshare_vie
 				       pgoff_t idx)
 {
 	struct page *page;
+	bool zapped;
 
-	/* Aliasing vmas (see cowshare_view_mremap()) are zapped under the mmap lock. */
-	if (unlikely(READ_ONCE(view->aliased)) && cowshare_fault_vma_locked(vmf))
-		return cowshare_fault_retry_mmap_locked(vmf);
-	page = cowshare_writable_copy(view, vmf->vma, idx, vmf->address);
+	page = cowshare_writable_copy(view, vmf->vma, idx, vmf->address, &zapped);
 	if (IS_ERR(page))
 		return vmf_error(PTR_ERR(page));
-	if (unlikely(READ_ONCE(view->aliased)))
-		cowshare_view_zap(view, NULL, idx, 1);
 	vmf->page = page;
 	return VM_FAULT_LOCKED;
 }
 
 vm_fault_t cowshare_vm_fault(struct vm_fault *vmf)
 {
-	struct cowshare_view *view = vmf->vma->vm_private_data;
+	struct cowshare_view *view = cowshare_vma_view(vmf->vma);
 	pgoff_t idx = cowshare_fault_index(view, vmf);
 
 	if (unlikely(idx >= view->region->npages || READ_ONCE(view->fork_failed)))
@@ -379,9 +385,10 @@ vm_fault_t cowshare_vm_fault(struct vm_fault *vmf)
 vm_fault_t cowshare_vm_page_mkwrite(struct vm_fault *vmf)
 {
 	struct vm_area_struct *vma = vmf->vma;
-	struct cowshare_view *view = vma->vm_private_data;
+	struct cowshare_view *view = cowshare_vma_view(vma);
 	pgoff_t idx = cowshare_fault_index(view, vmf);
 	struct page *page = vmf->page, *copy;
+	bool zapped;
 
 	if (unlikely(READ_ONCE(view->fork_failed)))
 		return VM_FAULT_SIGBUS;
@@ -392,12 +399,12 @@ vm_fault_t cowshare_vm_page_mkwrite(struct vm_fault *vmf)
 		return VM_FAULT_LOCKED;
 	unlock_page(page);
 
-	if (unlikely(READ_ONCE(view->aliased)) && cowshare_fault_vma_locked(vmf))
-		return cowshare_fault_retry_mmap_locked(vmf);
-	copy = cowshare_writable_copy(view, vma, idx, vmf->address);
+	copy = cowshare_writable_copy(view, vma, idx, vmf->address, &zapped);
 	if (IS_ERR(copy))
 		return vmf_error(PTR_ERR(copy));
-	cowshare_view_zap(view, vma, idx, 1);
+	/* The pte maps @page, not @copy: emptied, the refault maps @copy. */
+	if (!zapped)
+		cowshare_view_zap(view, vma, idx, 1);
 	unlock_page(copy);
 	put_page(copy);
 	return VM_FAULT_NOPAGE;
@@ -412,7 +419,7 @@ vm_fault_t cowshare_vm_page_mkwrite(struct vm_fault *vmf)
 int cowshare_vm_access(struct vm_area_struct *vma, unsigned long addr, void *buf,
 		       int len, int write)
 {
-	struct cowshare_view *view = vma->vm_private_data;
+	struct cowshare_view *view = cowshare_vma_view(vma);
 	struct cowshare_region *region = view->region;
 	pgoff_t idx = linear_page_index(vma, addr) - view->shift;
 	unsigned int offset = offset_in_page(addr);
@@ -424,7 +431,9 @@ int cowshare_vm_access(struct vm_area_struct *vma, unsigned long addr, void *buf
 	len = min_t(int, len, PAGE_SIZE - offset);
 
 	if (write) {
-		page = cowshare_writable_copy(view, vma, idx, addr);
+		bool zapped;
+
+		page = cowshare_writable_copy(view, vma, idx, addr, &zapped);
 		if (IS_ERR(page))
 			return PTR_ERR(page);
 		kaddr = kmap_local_page(page);
@@ -434,7 +443,8 @@ int cowshare_vm_access(struct vm_area_struct *vma, unsigned long addr, void *buf
 		if (vma->vm_flags & VM_EXEC)
 			cowshare_sync_icache(page);
 		/* The address may map what the view showed before: remap the copy next. */
-		cowshare_view_zap(view, vma, idx, 1);
+		if (!zapped)
+			cowshare_view_zap(view, vma, idx, 1);
 		unlock_page(page);
 		put_page(page);
 		return len;

@@ -158,6 +158,7 @@ static long cowshare_ioctl_global_info(struct cowshare_ucmd *ucmd)
 	info->copy_pages = atomic_long_read(&cowshare_stats.copy_pages);
 	info->cache_pages = atomic_long_read(&cowshare_stats.cache_pages);
 	info->zero_pages = atomic_long_read(&cowshare_stats.zero_pages);
+	info->meta_bytes = atomic_long_read(&cowshare_stats.meta_bytes);
 	return cowshare_respond(ucmd, sizeof(*info));
 }
 

@@ -53,10 +53,48 @@ static unsigned int chunk_live(const struct cowshare_chunk *c)
 	return live;
 }
 
+/*
+ * The module's own objects (chunks, views, vma links, regions) are counted
+ * in bytes as the slab allocator sizes them, so that a memory breakdown
+ * can tell them from the rest of the slab.
+ */
+void *cowshare_meta_alloc(size_t size, gfp_t gfp)
+{
+	void *p = kmalloc(size, gfp | __GFP_ACCOUNT);
+
+	if (p)
+		atomic_long_add(kmalloc_size_roundup(size), &cowshare_stats.meta_bytes);
+	return p;
+}
+
+void cowshare_meta_free(const void *p, size_t size)
+{
+	if (!p)
+		return;
+	atomic_long_sub(kmalloc_size_roundup(size), &cowshare_stats.meta_bytes);
+	kfree(p);
+}
+
+static size_t chunk_size(unsigned int nr)
+{
+	return sizeof(struct cowshare_chunk) + nr * sizeof(struct page *);
+}
+
 static struct cowshare_chunk *chunk_alloc(unsigned int nr, gfp_t gfp)
 {
-	return kmalloc(sizeof(struct cowshare_chunk) + nr * sizeof(struct page *),
-		       gfp | __GFP_ACCOUNT);
+	return cowshare_meta_alloc(chunk_size(nr), gfp);
+}
+
+/* A chunk allocated for @nr slots and not (or no longer) in an index. */
+static void chunk_discard(struct cowshare_chunk *c, unsigned int nr)
+{
+	cowshare_meta_free(c, chunk_size(nr));
+}
+
+static void chunk_free(struct cowshare_chunk *c)
+{
+	if (c)
+		chunk_discard(c, hweight_long(c->slots));
 }
 
 /*
@@ -180,20 +218,20 @@ static int pages_set(struct cowshare_pages *p, pgoff_t idx, struct page *page,
 		ret = xas_error(&xas);
 		if (ret)
 			break;
-		kfree(n);
+		chunk_discard(n, have);
 		n = chunk_alloc(want, gfp);
+		have = n ? want : 0;
 		if (!n) {
 			ret = -ENOMEM;
 			break;
 		}
-		have = want;
 		xas_reset(&xas);
 	}
 	/* No error left: frees a node xas_nomem() allocated and nobody used. */
 	if (!ret)
 		xas_nomem(&xas, gfp);
-	kfree(n);
-	kfree(stale);
+	chunk_discard(n, have);
+	chunk_free(stale);
 	return ret;
 }
 
@@ -245,7 +283,7 @@ bool cowshare_pages_erase(struct cowshare_pages *p, pgoff_t idx, struct page *pa
 		}
 	}
 	xas_unlock(&xas);
-	kfree(empty);
+	chunk_free(empty);
 	return done;
 }
 
@@ -515,19 +553,19 @@ int cowshare_pages_merge(struct cowshare_pages *p, unsigned long key, unsigned l
 		ret = xas_error(&xas);
 		if (ret)
 			break;
-		kfree(n);
+		chunk_discard(n, have);
 		n = chunk_alloc(want, gfp);
+		have = n ? want : 0;
 		if (!n) {
 			ret = -ENOMEM;
 			break;
 		}
-		have = want;
 		xas_reset(&xas);
 	}
 	if (!ret)
 		xas_nomem(&xas, gfp);
-	kfree(n);
-	kfree(stale);
+	chunk_discard(n, have);
+	chunk_free(stale);
 	return ret;
 }
 
@@ -548,7 +586,7 @@ static int dup_flush(struct cowshare_pages *dst, unsigned long key, unsigned lon
 	memcpy(c->pages, buf, nr * sizeof(*buf));
 	ret = xa_insert(&dst->xa, key, c, gfp);
 	if (ret)
-		kfree(c);
+		chunk_free(c);
 	return ret;
 }
 
@@ -599,7 +637,7 @@ void cowshare_pages_destroy(struct cowshare_pages *p, void (*put)(struct page *p
 		for (i = 0; i < hweight_long(c->slots); i++)
 			if (c->pages[i] && put)
 				put(c->pages[i]);
-		kfree(c);
+		chunk_free(c);
 		cond_resched();
 	}
 	xa_destroy(&p->xa);

@@ -65,7 +65,7 @@ static void cowshare_region_free(struct cowshare_region *region)
 		atomic_long_sub(atomic_long_read(&region->base_pages), &cowshare_stats.cache_pages);
 	atomic_long_sub(atomic_long_read(&region->base_pages), &cowshare_stats.base_pages);
 	atomic_long_dec(&cowshare_stats.regions);
-	kfree(region);
+	cowshare_meta_free(region, sizeof(*region));
 }
 
 /* The last fd, the last view and the last layer over it are gone. */
@@ -153,7 +153,7 @@ struct cowshare_region *cowshare_region_alloc(pgoff_t npages)
 	ret = cowshare_fs_pin();
 	if (ret)
 		return ERR_PTR(ret);
-	region = kzalloc(sizeof(*region), GFP_KERNEL_ACCOUNT);
+	region = cowshare_meta_alloc(sizeof(*region), GFP_KERNEL | __GFP_ZERO);
 	if (!region) {
 		ret = -ENOMEM;
 		goto err_unpin;
@@ -188,21 +188,24 @@ struct cowshare_region *cowshare_region_alloc(pgoff_t npages)
 	return region;
 
 err_free:
-	kfree(region);
+	cowshare_meta_free(region, sizeof(*region));
 err_unpin:
 	cowshare_fs_unpin();
 	return ERR_PTR(ret);
 }
 
 /* A new fd of @region; the region keeps the caller's inode reference. */
-int cowshare_region_install_fd(struct cowshare_region *region, unsigned int flags)
+/* A free fd for a region's file, so that nothing fails once it is made. */
+int cowshare_region_reserve_fd(unsigned int flags)
+{
+	return get_unused_fd_flags(O_RDWR | ((flags & COWSHARE_CLOEXEC) ? O_CLOEXEC : 0));
+}
+
+/* Open @region on the reserved @fd, or give the fd back. */
+int cowshare_region_install_reserved(struct cowshare_region *region, int fd)
 {
 	struct file *file;
-	int fd;
 
-	fd = get_unused_fd_flags(O_RDWR | ((flags & COWSHARE_CLOEXEC) ? O_CLOEXEC : 0));
-	if (fd < 0)
-		return fd;
 	file = cowshare_file_alloc(region->inode, "cowshare-region", &cowshare_region_fops,
 				   region);
 	if (IS_ERR(file)) {
@@ -211,6 +214,13 @@ int cowshare_region_install_fd(struct cowshare_region *region, unsigned int flag
 	}
 	fd_install(fd, file);
 	return fd;
+}
+
+int cowshare_region_install_fd(struct cowshare_region *region, unsigned int flags)
+{
+	int fd = cowshare_region_reserve_fd(flags);
+
+	return fd < 0 ? fd : cowshare_region_install_reserved(region, fd);
 }
 
 int cowshare_region_create(u64 length, unsigned int flags)

@@ -51,7 +51,7 @@ static struct vm_area_struct *cowshare_snapshot_vma(struct cowshare_region *regi
 	vma = cowshare_find_view_vma(region, addr, npages << PAGE_SHIFT);
 	if (!vma)
 		return NULL;
-	view = vma->vm_private_data;
+	view = cowshare_vma_view(vma);
 	*first = linear_page_index(vma, addr) - view->shift;
 	return *first + npages <= region->npages ? vma : NULL;
 }
@@ -147,15 +147,31 @@ static int cowshare_layer_take_copies(struct cowshare_region *snap, struct cowsh
 			struct page *copy = batch[i].page, *old = NULL;
 			pgoff_t idx = batch[i].idx;
 
-			lock_page(copy);
-			if (!ret && cowshare_pages_peek_locked(&view->copies, idx) == copy) {
+			/*
+			 * A write fault may have replaced the copy since (the
+			 * one it copied from was shared): the replacement holds
+			 * the view's content, take that. Only a replacement can
+			 * change the entry here: view->ctl excludes a reset, the
+			 * mmap lock an unmap.
+			 */
+			while (!ret && copy) {
+				lock_page(copy);
+				if (cowshare_pages_peek_locked(&view->copies, idx) == copy)
+					break;
+				unlock_page(copy);
+				put_page(copy);
+				copy = cowshare_pages_get(&view->copies, idx);
+			}
+			if (!copy)
+				continue;
+			if (!ret) {
 				if (page_mapped(copy))
 					cowshare_view_zap(view, vma, idx, 1);
 				ret = cowshare_layer_take(snap, idx - first, copy,
 							  cowshare_index_addr(view, vma, idx), vma,
 							  &old);
+				unlock_page(copy);
 			}
-			unlock_page(copy);
 			put_page(copy);
 			/* The lower layer's page it replaced: never under a copy's lock. */
 			if (old)
@@ -166,6 +182,13 @@ static int cowshare_layer_take_copies(struct cowshare_region *snap, struct cowsh
 	return ret;
 }
 
+/*
+ * Refused (EINVAL, EIO, EMFILE, ENOMEM before the seal), a snapshot
+ * changes nothing. The source's base is sealed before its copies are
+ * taken, and stays sealed if the snapshot then fails (ENOMEM, EINTR, or
+ * EINVAL when the caller remapped the range meanwhile): a seal is never
+ * undone, another snapshot may rest on it already.
+ */
 int cowshare_snapshot(struct cowshare_region *region, unsigned long addr,
 		      unsigned long npages, unsigned int flags)
 {
@@ -174,19 +197,24 @@ int cowshare_snapshot(struct cowshare_region *region, unsigned long addr,
 	struct vm_area_struct *vma;
 	struct cowshare_view *view;
 	pgoff_t first;
-	int ret;
+	int ret, fd;
 
-	/* Validate before sealing: a refused snapshot changes nothing. */
 	if (mmap_read_lock_killable(mm))
 		return -EINTR;
 	vma = cowshare_snapshot_vma(region, addr, npages, &first);
+	ret = !vma ? -EINVAL : cowshare_view_usable(cowshare_vma_view(vma));
 	mmap_read_unlock(mm);
-	if (!vma)
-		return -EINVAL;
+	if (ret)
+		return ret;
 
+	fd = cowshare_region_reserve_fd(flags);
+	if (fd < 0)
+		return fd;
 	snap = cowshare_region_alloc(npages);
-	if (IS_ERR(snap))
-		return PTR_ERR(snap);
+	if (IS_ERR(snap)) {
+		ret = PTR_ERR(snap);
+		goto out_fd;
+	}
 	ret = cowshare_layer_init(snap, region, first);
 	if (ret)
 		goto out_iput;
@@ -207,7 +235,10 @@ int cowshare_snapshot(struct cowshare_region *region, unsigned long addr,
 		ret = -EINVAL;
 		goto out_unlock;
 	}
-	view = vma->vm_private_data;
+	view = cowshare_vma_view(vma);
+	ret = cowshare_view_usable(view);
+	if (ret)
+		goto out_unlock;
 	mutex_lock(&view->ctl);
 	if (cowshare_region_is_layer(region)) {
 		/* Held even if the copy fails half-way: a layer's entries are holders. */
@@ -221,7 +252,7 @@ int cowshare_snapshot(struct cowshare_region *region, unsigned long addr,
 	mmap_read_unlock(mm);
 	if (ret)
 		goto out_iput;
-	ret = cowshare_region_install_fd(snap, flags);
+	ret = cowshare_region_install_reserved(snap, fd);
 	iput(snap->inode);
 	return ret;
 
@@ -229,5 +260,7 @@ out_unlock:
 	mmap_read_unlock(mm);
 out_iput:
 	iput(snap->inode);	/* frees what was taken: every entry is a holder */
+out_fd:
+	put_unused_fd(fd);
 	return ret;
 }

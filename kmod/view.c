@@ -18,16 +18,12 @@
 #include <linux/sched/mm.h>
 #include <linux/seqlock.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 
 #include <linux/cowshare.h>
 
 #include "compat.h"
 #include "cowshare.h"
-
-struct cowshare_vma_link {
-	struct list_head node;
-	struct vm_area_struct *vma;
-};
 
 void cowshare_count_copy(struct cowshare_view *view, long n)
 {
@@ -41,7 +37,7 @@ static struct cowshare_view *cowshare_view_alloc(struct cowshare_region *region,
 {
 	struct cowshare_view *view;
 
-	view = kzalloc(sizeof(*view), gfp);
+	view = cowshare_meta_alloc(sizeof(*view), gfp | __GFP_ZERO);
 	if (!view)
 		return NULL;
 	/* The vmas' file is on the root's inode: the view holds its region. */
@@ -87,22 +83,25 @@ static void cowshare_view_free(struct cowshare_view *view)
 	atomic_long_dec(&cowshare_stats.views);
 	mutex_destroy(&view->lock);
 	mutex_destroy(&view->ctl);
-	kfree(view);
+	cowshare_meta_free(view, sizeof(*view));
 	iput(region->inode);
 }
 
+/* @vma joins @view: its vm_private_data becomes its own link. */
 static int cowshare_view_add_vma(struct cowshare_view *view,
 				 struct vm_area_struct *vma, gfp_t gfp)
 {
-	struct cowshare_vma_link *link;
+	struct cowshare_vma *link;
 
-	link = kmalloc(sizeof(*link), gfp);
+	link = cowshare_meta_alloc(sizeof(*link), gfp);
 	if (!link)
 		return -ENOMEM;
+	link->view = view;
 	link->vma = vma;
 	mutex_lock(&view->lock);
 	list_add(&link->node, &view->vmas);
 	mutex_unlock(&view->lock);
+	vma->vm_private_data = link;
 	return 0;
 }
 
@@ -127,64 +126,104 @@ static void cowshare_zap_in(struct cowshare_view *view, struct vm_area_struct *v
 }
 
 /*
- * Zap the view's ptes of [idx, idx + nr): in @vma, and in any other vma
- * of the view mapping those offsets (only after an mremap left two vmas
- * aliasing; then the caller holds the mmap lock, which keeps the other
- * vmas' page tables).
+ * Zap the view's ptes of [idx, idx + nr). Only @vma maps those offsets,
+ * and the caller holds it (its lock or the mmap lock), unless an mremap
+ * left two vmas of the view aliasing them (cowshare_view_mremap()). The
+ * other vmas may then be faulted, moved or unmapped meanwhile (a 6.12
+ * fault holds only its own vma's lock): the offsets are zapped through
+ * the root's mapping instead, which reaches every vma mapping them under
+ * i_mmap_rwsem. Other views lose those ptes too, and refault.
  */
 void cowshare_view_zap(struct cowshare_view *view, struct vm_area_struct *vma,
 		       pgoff_t idx, unsigned long nr)
 {
-	struct cowshare_vma_link *link;
-
+	if (unlikely(READ_ONCE(view->aliased))) {
+		unmap_mapping_pages(view->region->root->inode->i_mapping, idx + view->shift,
+				    nr, false);
+		return;
+	}
 	if (vma)
 		cowshare_zap_in(view, vma, idx, nr);
-	if (likely(!READ_ONCE(view->aliased)))
-		return;
-	mmap_assert_locked(view->mm);
-	mutex_lock(&view->lock);
-	list_for_each_entry(link, &view->vmas, node)
-		if (link->vma != vma)
-			cowshare_zap_in(view, link->vma, idx, nr);
-	mutex_unlock(&view->lock);
 }
 
-/* Whether two vmas of the view map a common offset; under view->lock. */
+struct cowshare_span {
+	pgoff_t first, last;
+};
+
+static int cowshare_span_cmp(const void *a, const void *b)
+{
+	const struct cowshare_span *x = a, *y = b;
+
+	return x->first < y->first ? -1 : x->first > y->first;
+}
+
+/*
+ * Whether two vmas of the view map a common offset; under view->lock.
+ * Sorted by first offset, in O(n log n): a view may have as many vmas as
+ * max_map_count allows. True if that cannot be told (no memory): aliased
+ * only makes zaps wider.
+ */
 static bool cowshare_view_has_alias(struct cowshare_view *view)
 {
-	struct cowshare_vma_link *a, *b;
+	struct cowshare_vma *link;
+	struct cowshare_span *spans;
+	unsigned long n = 0, i;
+	bool alias = false;
+	pgoff_t reach;
 
-	list_for_each_entry(a, &view->vmas, node) {
-		pgoff_t af = cowshare_vma_first(view, a->vma), al = af + vma_pages(a->vma);
-
-		b = a;
-		list_for_each_entry_continue(b, &view->vmas, node) {
-			pgoff_t bf = cowshare_vma_first(view, b->vma);
-
-			if (bf < al && af < bf + vma_pages(b->vma))
-				return true;
-		}
+	list_for_each_entry(link, &view->vmas, node)
+		n++;
+	if (n < 2)
+		return false;
+	spans = kvmalloc_array(n, sizeof(*spans), GFP_KERNEL);
+	if (!spans)
+		return true;
+	i = 0;
+	list_for_each_entry(link, &view->vmas, node) {
+		spans[i].first = cowshare_vma_first(view, link->vma);
+		spans[i].last = spans[i].first + vma_pages(link->vma) - 1;
+		i++;
 	}
-	return false;
+	sort(spans, n, sizeof(*spans), cowshare_span_cmp, NULL);
+	reach = spans[0].last;
+	for (i = 1; i < n && !alias; i++) {
+		alias = spans[i].first <= reach;
+		reach = max(reach, spans[i].last);
+	}
+	kvfree(spans);
+	return alias;
 }
 
 static struct cowshare_view *cowshare_fork_child(struct cowshare_view *parent,
 						 struct mm_struct *mm)
 {
-	struct cowshare_view *child;
+	struct cowshare_view *child, *fresh = NULL;
 
-	mutex_lock(&cowshare_fork_lock);
-	child = parent->fork_child;
-	if (!child || child->mm != mm) {
-		/* ->open cannot fail a fork: this is small and must not fail. */
-		child = cowshare_view_alloc(parent->region, mm,
-					    GFP_KERNEL_ACCOUNT | __GFP_NOFAIL);
-		if (parent->fork_child)
-			parent->fork_child->fork_parent = NULL;
-		parent->fork_child = child;
-		child->fork_parent = parent;
+	for (;;) {
+		mutex_lock(&cowshare_fork_lock);
+		child = parent->fork_child;
+		if (child && child->mm == mm)
+			break;
+		if (fresh) {
+			if (child)
+				child->fork_parent = NULL;
+			parent->fork_child = fresh;
+			fresh->fork_parent = parent;
+			child = fresh;
+			fresh = NULL;
+			break;
+		}
+		mutex_unlock(&cowshare_fork_lock);
+		/*
+		 * ->open cannot fail a fork: this is small and must not fail.
+		 * Not under the global lock: it may reclaim in a memcg.
+		 */
+		fresh = cowshare_view_alloc(parent->region, mm, GFP_KERNEL_ACCOUNT | __GFP_NOFAIL);
 	}
 	mutex_unlock(&cowshare_fork_lock);
+	/* Only if another fork of this view ran meanwhile, which the mmap lock excludes. */
+	if (unlikely(fresh))
+		cowshare_view_free(fresh);
 	return child;
 }
 
@@ -239,6 +278,29 @@ static struct page *cowshare_fork_page(struct cowshare_view *child, struct vm_ar
 }
 
 /*
+ * cowshare_fork_page() for the parent's copy @page. dup_mmap() holds the
+ * parent's vma write-locked, so no fault runs on it; but 6.12 locks vmas
+ * one at a time, and a fault on an alias of it, not reached yet, may be
+ * making @page writable there: while aliased, share it under its lock,
+ * after zapping again what that fault mapped.
+ */
+static struct page *cowshare_fork_share(struct cowshare_view *parent,
+					struct cowshare_view *child, struct vm_area_struct *vma,
+					pgoff_t idx, struct page *page)
+{
+	struct page *ret;
+
+	if (likely(!READ_ONCE(parent->aliased)))
+		return cowshare_fork_page(child, vma, idx, page);
+	lock_page(page);
+	if (page_mapped(page))
+		cowshare_view_zap(parent, NULL, idx, 1);
+	ret = cowshare_fork_page(child, vma, idx, page);
+	unlock_page(page);
+	return ret;
+}
+
+/*
  * The parent's copies in [first, last] go to the child, shared. Its ptes
  * to them went first, and write_protect_seq tells GUP-fast that a fork is
  * write-protecting (as copy_page_range() does for anonymous memory), so a
@@ -268,7 +330,7 @@ static void cowshare_fork_copies(struct cowshare_view *parent, struct cowshare_v
 				key = idx >> COWSHARE_CHUNK_SHIFT;
 				slots = 0;
 			}
-			page = cowshare_fork_page(child, vma, idx, batch[i].page);
+			page = cowshare_fork_share(parent, child, vma, idx, batch[i].page);
 			put_page(batch[i].page);
 			if (!page) {
 				child->fork_failed = true;
@@ -299,16 +361,18 @@ static void cowshare_view_fork(struct cowshare_view *parent, struct vm_area_stru
 
 	child = cowshare_fork_child(parent, vma->vm_mm);
 	cowshare_view_add_vma(child, vma, GFP_KERNEL_ACCOUNT | __GFP_NOFAIL);
-	vma->vm_private_data = child;
 	cowshare_vm_flags_set(vma, VM_WIPEONFORK);
 	if (parent->fork_failed)
 		child->fork_failed = true;
+	/* The child's vmas are the parent's, aliases included. */
+	if (READ_ONCE(parent->aliased))
+		WRITE_ONCE(child->aliased, true);
 	if (cowshare_pages_next(&parent->copies, first, last) > last)
 		return;
 	/* dup_mmap() holds both mms write-locked: no fault runs in either. */
 	pvma = find_vma(parent->mm, vma->vm_start);
 	if (WARN_ON_ONCE(!pvma || pvma->vm_start != vma->vm_start ||
-			 pvma->vm_private_data != parent)) {
+			 cowshare_vma_view(pvma) != parent)) {
 		child->fork_failed = true;
 		return;
 	}
@@ -318,23 +382,35 @@ static void cowshare_view_fork(struct cowshare_view *parent, struct vm_area_stru
 /* ->open: a vma of the view was split off, moved by mremap, or forked. */
 void cowshare_view_open(struct vm_area_struct *vma)
 {
-	struct cowshare_view *view = vma->vm_private_data;
+	/* Still the link of the vma this one was duplicated from. */
+	struct cowshare_vma *src = vma->vm_private_data;
+	struct cowshare_view *view = src->view;
 
-	if (vma->vm_mm == view->mm)
-		cowshare_view_add_vma(view, vma, GFP_KERNEL_ACCOUNT | __GFP_NOFAIL);
-	else
+	if (vma->vm_mm != view->mm) {
 		cowshare_view_fork(view, vma);
+		return;
+	}
+	/*
+	 * A split piece lies inside its source (not shrunk yet when ->open
+	 * runs); a vma elsewhere is mremap's copy, mapping its source's
+	 * offsets: aliased from now, before a failed move closes it again
+	 * (->close must then keep the copies the source still maps).
+	 */
+	if (vma->vm_start >= src->vma->vm_end || vma->vm_end <= src->vma->vm_start)
+		WRITE_ONCE(view->aliased, true);
+	cowshare_view_add_vma(view, vma, GFP_KERNEL_ACCOUNT | __GFP_NOFAIL);
 }
 
 /*
  * ->mremap: the ptes moved to @vma; the old vma, covering the same
  * offsets, is unmapped next (its ->close then keeps what @vma covers).
  * If that unmap fails, the two stay: copies are then replaced and dropped
- * in both (cowshare_view_zap()).
+ * in both (cowshare_view_zap()). ->open marked the view aliased already;
+ * this says so again, for a kernel that moved without ->open.
  */
 int cowshare_view_mremap(struct vm_area_struct *vma)
 {
-	struct cowshare_view *view = vma->vm_private_data;
+	struct cowshare_view *view = cowshare_vma_view(vma);
 
 	WRITE_ONCE(view->aliased, true);
 	return 0;
@@ -342,70 +418,97 @@ int cowshare_view_mremap(struct vm_area_struct *vma)
 
 #define COWSHARE_CLOSE_COVER	4
 
+/*
+ * What of a closing vma's offsets the view's other vmas still map (only
+ * aliases overlap it): disjoint offset spans, sorted.
+ */
 struct cowshare_cover {
-	unsigned int nr;
-	bool all_others;		/* more than COWSHARE_CLOSE_COVER: ask the list */
-	pgoff_t first[COWSHARE_CLOSE_COVER], last[COWSHARE_CLOSE_COVER];
+	unsigned long nr;
+	bool all;			/* could not tell (no memory): keep every copy */
+	struct cowshare_span *spans;
+	struct cowshare_span few[COWSHARE_CLOSE_COVER];
 };
 
-static bool cowshare_covered(struct cowshare_view *view, const struct cowshare_cover *c,
-			     pgoff_t idx)
+static bool cowshare_covered(const struct cowshare_cover *c, pgoff_t idx)
 {
-	struct cowshare_vma_link *link;
-	unsigned int i;
-	bool hit = false;
+	unsigned long lo = 0, hi = c->nr;
 
-	if (!c->all_others) {
-		for (i = 0; i < c->nr; i++)
-			if (idx >= c->first[i] && idx <= c->last[i])
-				return true;
-		return false;
-	}
-	mutex_lock(&view->lock);
-	list_for_each_entry(link, &view->vmas, node) {
-		pgoff_t f = cowshare_vma_first(view, link->vma);
+	if (c->all)
+		return true;
+	while (lo < hi) {		/* the first span starting past idx */
+		unsigned long mid = lo + (hi - lo) / 2;
 
-		if (idx >= f && idx < f + vma_pages(link->vma)) {
-			hit = true;
-			break;
-		}
+		if (c->spans[mid].first <= idx)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	mutex_unlock(&view->lock);
-	return hit;
+	return lo && c->spans[lo - 1].last >= idx;
 }
 
-/* Unlink @vma; what the view's other vmas cover of its offsets in @c. */
+static void cowshare_cover_free(struct cowshare_cover *c)
+{
+	if (c->spans != c->few)
+		kvfree(c->spans);
+}
+
+/*
+ * Unlink @vma; what the view's other vmas cover of its offsets in @c:
+ * nothing unless aliased, so that a close is O(1) here however many vmas
+ * the view was split into.
+ */
 static bool cowshare_view_unlink(struct cowshare_view *view, struct vm_area_struct *vma,
 				 struct cowshare_cover *c)
 {
 	pgoff_t first = cowshare_vma_first(view, vma), last = first + vma_pages(vma) - 1;
-	struct cowshare_vma_link *link, *tmp;
+	struct cowshare_vma *link = vma->vm_private_data;
+	unsigned long n = 0, i;
 	bool last_vma;
 
 	c->nr = 0;
-	c->all_others = false;
+	c->all = false;
+	c->spans = c->few;
 	mutex_lock(&view->lock);
-	list_for_each_entry_safe(link, tmp, &view->vmas, node) {
-		pgoff_t f = cowshare_vma_first(view, link->vma), l = f + vma_pages(link->vma) - 1;
+	list_del(&link->node);
+	cowshare_meta_free(link, sizeof(*link));
+	if (view->aliased) {
+		list_for_each_entry(link, &view->vmas, node) {
+			pgoff_t f = cowshare_vma_first(view, link->vma);
 
-		if (link->vma == vma) {
-			list_del(&link->node);
-			kfree(link);
-			continue;
+			if (f <= last && f + vma_pages(link->vma) > first)
+				n++;
 		}
-		if (l < first || f > last)
-			continue;
-		if (c->nr == COWSHARE_CLOSE_COVER) {
-			c->all_others = true;
-			continue;
+		if (n > COWSHARE_CLOSE_COVER) {
+			c->spans = kvmalloc_array(n, sizeof(*c->spans), GFP_KERNEL);
+			if (!c->spans) {
+				c->spans = c->few;
+				c->all = true;
+			}
 		}
-		c->first[c->nr] = f;
-		c->last[c->nr++] = l;
-	}
-	if (view->aliased)
+		list_for_each_entry(link, &view->vmas, node) {
+			pgoff_t f = cowshare_vma_first(view, link->vma);
+			pgoff_t l = f + vma_pages(link->vma) - 1;
+
+			if (c->all || l < first || f > last)
+				continue;
+			c->spans[c->nr].first = max(f, first);
+			c->spans[c->nr++].last = min(l, last);
+		}
 		WRITE_ONCE(view->aliased, cowshare_view_has_alias(view));
+	}
 	last_vma = list_empty(&view->vmas);
 	mutex_unlock(&view->lock);
+
+	if (c->nr > 1) {
+		sort(c->spans, c->nr, sizeof(*c->spans), cowshare_span_cmp, NULL);
+		for (n = 0, i = 1; i < c->nr; i++) {
+			if (c->spans[i].first <= c->spans[n].last + 1)
+				c->spans[n].last = max(c->spans[n].last, c->spans[i].last);
+			else
+				c->spans[++n] = c->spans[i];
+		}
+		c->nr = n + 1;
+	}
 	return last_vma;
 }
 
@@ -416,7 +519,7 @@ static bool cowshare_view_unlink(struct cowshare_view *view, struct vm_area_stru
  */
 void cowshare_view_close(struct vm_area_struct *vma)
 {
-	struct cowshare_view *view = vma->vm_private_data;
+	struct cowshare_view *view = cowshare_vma_view(vma);
 	pgoff_t pos = cowshare_vma_first(view, vma), last = pos + vma_pages(vma) - 1;
 	struct cowshare_entry batch[16];
 	struct cowshare_cover cover;
@@ -424,8 +527,26 @@ void cowshare_view_close(struct vm_area_struct *vma)
 	bool last_vma;
 	long dropped = 0;
 
+	/*
+	 * 6.1's __split_vma() closes a new piece it failed to insert as an
+	 * empty vma (start == end, pgoff 0): it maps nothing and covers
+	 * nothing; its source still maps all it had.
+	 */
+	if (unlikely(vma->vm_start >= vma->vm_end)) {
+		struct cowshare_vma *link = vma->vm_private_data;
+
+		mutex_lock(&view->lock);
+		list_del(&link->node);
+		last_vma = list_empty(&view->vmas);
+		mutex_unlock(&view->lock);
+		cowshare_meta_free(link, sizeof(*link));
+		if (last_vma)
+			cowshare_view_free(view);
+		return;
+	}
 	last_vma = cowshare_view_unlink(view, vma, &cover);
 	if (last_vma) {
+		cowshare_cover_free(&cover);
 		cowshare_view_free(view);
 		return;
 	}
@@ -433,7 +554,7 @@ void cowshare_view_close(struct vm_area_struct *vma)
 		for (i = 0; i < n; i++) {
 			struct page *page = batch[i].page;
 
-			if (!cowshare_covered(view, &cover, batch[i].idx) &&
+			if (!cowshare_covered(&cover, batch[i].idx) &&
 			    cowshare_pages_erase(&view->copies, batch[i].idx, page)) {
 				cowshare_copy_release(page);
 				dropped++;
@@ -442,6 +563,7 @@ void cowshare_view_close(struct vm_area_struct *vma)
 		}
 		cond_resched();
 	}
+	cowshare_cover_free(&cover);
 	cowshare_count_copy(view, -dropped);
 }
 
@@ -477,7 +599,6 @@ int cowshare_view_mmap(struct cowshare_region *region, struct vm_area_struct *vm
 	cowshare_vm_flags_set(vma, VM_MIXEDMAP | VM_DONTEXPAND);
 	vma->vm_pgoff += view->shift;
 	vma->vm_ops = &cowshare_vm_ops;
-	vma->vm_private_data = view;
 	return 0;
 }
 
@@ -492,7 +613,7 @@ struct vm_area_struct *cowshare_find_view_vma(struct cowshare_region *region,
 
 	if (!vma || vma->vm_start > addr || len > vma->vm_end - addr ||
 	    vma->vm_ops != &cowshare_vm_ops ||
-	    ((struct cowshare_view *)vma->vm_private_data)->region != region)
+	    cowshare_vma_view(vma)->region != region)
 		return NULL;
 	return vma;
 }

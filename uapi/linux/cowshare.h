@@ -61,6 +61,8 @@ struct cowshare_create {
  * @cache_pages: physical base pages of root regions (page cache)
  * @zero_pages: pages the module maps for pages never written (1, more
  *	only after billions of mappings)
+ * @meta_bytes: slab memory of the module's own objects (regions, views,
+ *	their index chunks), as the allocator sizes them
  *
  * @base_pages and @private_pages count references (a page in two
  * indexes counts twice); @copy_pages + @cache_pages + @zero_pages is the
@@ -78,6 +80,7 @@ struct cowshare_global_info {
 	__u64 copy_pages;
 	__u64 cache_pages;
 	__u64 zero_pages;
+	__u64 meta_bytes;
 };
 
 /**
