@@ -11,7 +11,9 @@
 #   make userspace            host libcowshare (.so + .a) and cowctl, build/host/
 #   make check-debug          the selftests under a KASAN/lockdep/kmemleak
 #                             6.12 kernel (built once, ~25 min, cached)
-#   make fuzz [DURATION=s] [TARGETS="t…"]  long seeded fuzzer runs
+#   make fuzz [DURATION=s] [THREADS=n] [DEBUG=1] [TARGETS="t…"]
+#                             long seeded fuzzer runs; THREADS: n threads at
+#                             once; DEBUG=1: under the check-debug kernel
 #   make bench [TARGETS="t…"] benchmarks -> docs/benchmarks.md
 #   make install [DESTDIR=] [PREFIX=/usr/local]   host libcowshare (.a, .so),
 #                             headers, cowshare.pc, cowctl, man pages, udev rule
@@ -81,9 +83,11 @@ check-debug: $(SETUP_DONE)
 	+@scripts/check-debug
 
 DURATION ?= 600
+THREADS ?= 1
 FUZZ_TARGETS := $(if $(filter command line,$(origin TARGETS)),$(TARGETS),6.12-amd64)
 fuzz: $(SETUP_DONE)
-	+@scripts/fuzz --duration $(DURATION) $(FUZZ_TARGETS)
+	+@scripts/fuzz --duration $(DURATION) --threads $(THREADS) $(if $(DEBUG),--debug) \
+		$(FUZZ_TARGETS)
 
 BENCH_TARGETS := $(if $(filter command line,$(origin TARGETS)),$(TARGETS),6.12-amd64 6.12-arm64)
 bench: $(SETUP_DONE)

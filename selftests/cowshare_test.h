@@ -416,6 +416,7 @@ static inline void env_teardown(struct __test_metadata *_metadata,
 	EXPECT_EQ(env->before.views, now.views);
 	EXPECT_EQ(env->before.copy_pages, now.copy_pages);
 	EXPECT_EQ(env->before.cache_pages, now.cache_pages);
+	EXPECT_EQ(env->before.meta_bytes, now.meta_bytes);
 }
 
 #endif /* COWSHARE_TEST_H */

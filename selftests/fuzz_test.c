@@ -963,6 +963,7 @@ TEST_F_TIMEOUT(fuzz, run, 3600)
 	EXPECT_EQ(before.views, after.views);
 	EXPECT_EQ(before.copy_pages, after.copy_pages);
 	EXPECT_EQ(before.cache_pages, after.cache_pages);
+	EXPECT_EQ(before.meta_bytes, after.meta_bytes);
 }
 
 TEST_HARNESS_MAIN

@@ -380,6 +380,35 @@ TEST_F(sys, futex_wait_on_base_page)
 	EXPECT_EQ(0, munmap(ro, self->len));
 }
 
+/*
+ * A shared futex on a hole. get_futex_key() asks for the page writable
+ * first: in a writable view that is a write fault, which gives the view a
+ * copy, and the futex is keyed by it. In a read-only view it gets the
+ * module's zero page, which has no mapping to key a futex by: EFAULT, as
+ * on the kernel's zero page in anonymous memory (docs/design.md).
+ */
+TEST_F(sys, futex_on_hole)
+{
+	int region = new_region(_metadata, psize());
+	struct timespec ts = { .tv_nsec = 10 * 1000 * 1000 };
+	uint32_t *rw = (uint32_t *)map_view(_metadata, region, psize(),
+					    PROT_READ | PROT_WRITE, 0);
+	uint32_t *ro = (uint32_t *)map_view(_metadata, region, psize(), PROT_READ, 0);
+	struct cowshare_view_info vi;
+
+	errno = 0;
+	EXPECT_EQ(-1, futex(ro, FUTEX_WAIT, 0, &ts));
+	EXPECT_EQ(EFAULT, errno);
+	errno = 0;
+	EXPECT_EQ(-1, futex(rw, FUTEX_WAIT, 0, &ts));
+	EXPECT_EQ(ETIMEDOUT, errno);
+	view_info(_metadata, region, rw, &vi);
+	EXPECT_EQ(1, vi.private_pages);
+	EXPECT_EQ(0, munmap(ro, psize()));
+	EXPECT_EQ(0, munmap(rw, psize()));
+	EXPECT_EQ(0, close(region));
+}
+
 /* A process-shared mutex in a view serialises threads. */
 #define MUTEX_THREADS	4
 #define MUTEX_LOOPS	20000
