@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * cowbench: cowshare against its competitors, scenarios s1..s7 of
+ * cowbench: cowshare against its competitors, scenarios s1..s9 of
  * docs/benchmarks.md. Runs in the guest (static, busybox only); prints
  * one CSV row per figure, prefixed "@CSV ", for scripts/bench:
  *
@@ -46,11 +46,14 @@ static unsigned long div_ = 1;
 static const char *only;
 
 /* A page shared with every child: where they put what they measured. */
+#define MAXKIDS 128
 struct shared {
 	volatile uint64_t t1;
 	volatile uint64_t ns;
 	volatile uint64_t minflt;
 	volatile uint64_t sum;
+	volatile uint64_t done[MAXKIDS];	/* s8: when each sharer had touched its set */
+	volatile double res[16];		/* s8, s9: a template process's results */
 };
 static struct shared *shm;
 
@@ -940,6 +943,395 @@ static void s7(int region)
 	munmap(v, len);
 }
 
+/* ---- s8: start many processes from a snapshot ----------------------------- */
+
+/*
+ * Memory as /proc/meminfo and the module tell it, for a breakdown that
+ * explains every MiB the sharers add: free memory (what they cost in all),
+ * anonymous pages (fork's and memfd's copies), shmem (memfd's page cache),
+ * page tables, slab (the module's own objects counted apart), kernel stacks,
+ * and the module's physical copies and base pages.
+ */
+struct mem8 {
+	long free, anon, shmem, pt, slab, kstack;
+	uint64_t copies, cache, meta;
+};
+
+static void snap8(struct mem8 *m)
+{
+	struct cowshare_global_info gi;
+
+	m->free = free_kib();
+	m->anon = meminfo("AnonPages");
+	m->shmem = meminfo("Shmem");
+	m->pt = meminfo("PageTables");
+	m->slab = meminfo("Slab");
+	m->kstack = meminfo("KernelStack");
+	memset(&gi, 0, sizeof(gi));
+	if (!cowshare_global_info(&gi)) {
+		m->copies = gi.copy_pages;
+		m->cache = gi.cache_pages;
+		m->meta = gi.meta_bytes;
+	} else {
+		m->copies = m->cache = m->meta = 0;
+	}
+}
+
+/* Whether page i is one of the W% a template writes (spread, deterministic). */
+static int s8_written(size_t i, unsigned int w)
+{
+	return (i * 2654435761u >> 7) % 100 < w;
+}
+
+enum { M8_COWSHARE, M8_FORK, M8_MEMFD, M8_N };
+static const char *const m8_names[M8_N] = { "cowshare_snapshot", "fork", "memfd_private" };
+
+/* Results of one start of N sharers, in shm->res. */
+enum { R8_MS, R8_FREE, R8_ANON, R8_SHMEM, R8_PT, R8_SLAB, R8_KSTACK, R8_COPIES,
+       R8_CACHE, R8_META, R8_N };
+
+/*
+ * Start @n sharers from here, each mapping its state (a view of @fd, a
+ * memfd MAP_PRIVATE of @fd, or the anonymous @anon it inherits), reading
+ * every page and writing one page in a hundred; timed from the first
+ * fork() until the last has touched its set, memory taken while all of
+ * them still hold theirs.
+ */
+static void s8_start(int method, int n, int fd, char *anon, size_t len)
+{
+	int ready[2], go[2], i;
+	struct mem8 a, b;
+	uint64_t t0, last = 0;
+	pid_t pids[MAXKIDS];
+	char x;
+
+	CHECK(pipe(ready) == 0 && pipe(go) == 0, "pipe");
+	snap8(&a);
+	t0 = now_ns();
+	for (i = 0; i < n; i++) {
+		pids[i] = fork();
+		CHECK(pids[i] >= 0, "fork");
+		if (!pids[i]) {
+			char *p = anon;
+
+			close(ready[0]);
+			close(go[1]);
+			if (method == M8_COWSHARE)
+				p = map_view(fd, len);
+			else if (method == M8_MEMFD)
+				p = map_priv(fd, len);
+			shm->sum += read_pages(p, len);
+			write_pages(p, len, 100);
+			shm->done[i] = now_ns();
+			CHECK(write(ready[1], "r", 1) == 1, "ready");
+			if (read(go[0], &x, 1) < 0)
+				_exit(1);
+			_exit(0);
+		}
+	}
+	close(ready[1]);
+	close(go[0]);
+	for (i = 0; i < n; i++)
+		CHECK(read(ready[0], &x, 1) == 1, "ready");
+	for (i = 0; i < n; i++)
+		if (shm->done[i] > last)
+			last = shm->done[i];
+	snap8(&b);
+	close(go[1]);
+	for (i = 0; i < n; i++)
+		reap(pids[i]);
+	close(ready[0]);
+	shm->res[R8_MS] = (last - t0) / 1e6;
+	shm->res[R8_FREE] = (a.free - b.free) / 1024.0;
+	shm->res[R8_ANON] = (b.anon - a.anon) / 1024.0;
+	shm->res[R8_SHMEM] = (b.shmem - a.shmem) / 1024.0;
+	shm->res[R8_PT] = (b.pt - a.pt) / 1024.0;
+	shm->res[R8_SLAB] = (b.slab - a.slab) / 1024.0;
+	shm->res[R8_KSTACK] = (b.kstack - a.kstack) / 1024.0;
+	shm->res[R8_COPIES] = (double)(b.copies - a.copies) * pg / MIB;
+	shm->res[R8_CACHE] = (double)(b.cache - a.cache) * pg / MIB;
+	shm->res[R8_META] = ((double)b.meta - (double)a.meta) / MIB;
+}
+
+/*
+ * fork's template: a process holding the image as anonymous memory (W% of
+ * its pages written, the rest never touched, as a process that built that
+ * state would), which starts the sharers itself on each command.
+ */
+static pid_t s8_fork_template(size_t len, unsigned int w, int *cmd, int *res)
+{
+	int c[2], r[2];
+	pid_t pid;
+
+	CHECK(pipe(c) == 0 && pipe(r) == 0, "pipe");
+	pid = fork();
+	CHECK(pid >= 0, "fork");
+	if (!pid) {
+		char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		size_t i;
+		int n;
+
+		CHECK(p != MAP_FAILED, "mmap");
+		madvise(p, len, MADV_NOHUGEPAGE);
+		for (i = 0; i < len / pg; i++)
+			if (s8_written(i, w))
+				p[i * pg] = 0x5a;
+		close(c[1]);
+		close(r[0]);
+		while (read(c[0], &n, sizeof(n)) == sizeof(n)) {
+			s8_start(M8_FORK, n, -1, p, len);
+			CHECK(write(r[1], "d", 1) == 1, "done");
+		}
+		_exit(0);
+	}
+	close(c[0]);
+	close(r[1]);
+	*cmd = c[1];
+	*res = r[0];
+	return pid;
+}
+
+/*
+ * cowshare's template: a region whose view wrote W% of its pages, then a
+ * snapshot of the view, which the sharers map. It stays alive (its view
+ * keeps the copies it shares with the snapshot), in a process of its own
+ * so that the sharers' parent maps nothing of it.
+ */
+static int s8_snapshot(size_t len, unsigned int w, pid_t *tpl, int *tsock)
+{
+	int sv[2], fd;
+	struct req r;
+
+	CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == 0, "socketpair");
+	*tpl = fork();
+	CHECK(*tpl >= 0, "fork");
+	if (!*tpl) {
+		int region = cowshare_create(len, COWSHARE_CLOEXEC), snap;
+		struct req done = { 1, len };
+		char *v, x;
+		size_t i;
+
+		CHECKR(region, "cowshare_create");
+		v = map_view(region, len);
+		for (i = 0; i < len / pg; i++)
+			if (s8_written(i, w))
+				v[i * pg] = 0x5a;
+		snap = cowshare_snapshot(region, v, len, COWSHARE_CLOEXEC);
+		CHECKR(snap, "cowshare_snapshot");
+		close(sv[0]);
+		send_fd(sv[1], &done, snap);
+		close(snap);
+		if (read(sv[1], &x, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(sv[1]);
+	fd = recv_fd(sv[0], &r);
+	CHECK(fd >= 0, "recv snapshot");
+	*tsock = sv[0];		/* closed to end the template */
+	return fd;
+}
+
+static void s8_emit_mem(const char *params, int n, int m, double v[][MAXREPS], int r8)
+{
+	static const struct { int idx; const char *metric; } cols[] = {
+		{ R8_FREE, "memfree_delta" }, { R8_ANON, "anon_delta" },
+		{ R8_SHMEM, "shmem_delta" }, { R8_PT, "pagetables_delta" },
+		{ R8_SLAB, "slab_delta" }, { R8_KSTACK, "kstack_delta" },
+		{ R8_COPIES, "module_copies" }, { R8_CACHE, "module_cache" },
+		{ R8_META, "module_meta" },
+	};
+	unsigned int c;
+
+	for (c = 0; c < sizeof(cols) / sizeof(cols[0]); c++)
+		emit("s8", params, n, m8_names[m], cols[c].metric, "MiB", v[cols[c].idx], r8);
+}
+
+static void s8(void)
+{
+	static const int ns_full[] = { 8, 32, 64 }, ns_quick[] = { 2 };
+	static const unsigned int ws[] = { 25, 90 };
+	const int *ns = quick ? ns_quick : ns_full;
+	int nn = quick ? 1 : 3, r8 = quick ? 1 : (reps < 5 ? reps : 5), iw, in, k, m, j;
+	size_t len = mib(64);
+
+	for (iw = 0; iw < 2; iw++) {
+		unsigned int w = ws[iw];
+		int snap, mfd, cmd, res, tsock;
+		pid_t tpl, ftpl;
+		char *buf = calloc(1, pg);
+		size_t i;
+
+		CHECK(buf != NULL, "calloc");
+		snap = s8_snapshot(len, w, &tpl, &tsock);
+		memset(buf, 0x5a, pg);
+		ftpl = s8_fork_template(len, w, &cmd, &res);
+		for (in = 0; in < nn; in++) {
+			double v[M8_N][R8_N][MAXREPS];
+			char params[64], x;
+
+			for (k = 0; k < r8; k++)
+				for (m = 0; m < M8_N; m++) {
+					if (m == M8_FORK) {
+						CHECK(write(cmd, &ns[in], sizeof(int)) == sizeof(int), "cmd");
+						CHECK(read(res, &x, 1) == 1, "res");
+					} else if (m == M8_COWSHARE) {
+						s8_start(m, ns[in], snap, NULL, len);
+					} else {
+						/*
+						 * A fresh memfd each time: the first sharer to
+						 * read one of its holes allocates it, which a
+						 * reused memfd would pay only once.
+						 */
+						mfd = memfd_create("s8", MFD_CLOEXEC);
+						CHECK(mfd >= 0 && ftruncate(mfd, len) == 0, "memfd");
+						for (i = 0; i < len / pg; i++)
+							if (s8_written(i, w))
+								CHECK(pwrite(mfd, buf, pg, i * pg) ==
+								      (ssize_t)pg, "pwrite memfd");
+						s8_start(m, ns[in], mfd, NULL, len);
+						close(mfd);
+					}
+					for (j = 0; j < R8_N; j++)
+						v[m][j][k] = shm->res[j];
+				}
+			snprintf(params, sizeof(params), "S=%zuMiB;N=%d;W=%u%%", len / MIB, ns[in], w);
+			for (m = 0; m < M8_N; m++) {
+				emit("s8", params, ns[in], m8_names[m], "start_all", "ms", v[m][R8_MS], r8);
+				s8_emit_mem(params, ns[in], m, v[m], r8);
+			}
+		}
+		close(cmd);
+		reap(ftpl);
+		close(res);
+		close(snap);
+		close(tsock);
+		reap(tpl);
+		free(buf);
+	}
+}
+
+/* ---- s9: fork of a process whose view holds copies ----------------------- */
+
+/*
+ * A subject holding the image (a view with W% of its pages copied, or the
+ * same data as anonymous memory, 4 KiB pages): each command forks once;
+ * the child stays until the next command, so that what the fork added is
+ * measured with both alive; results in shm->res: fork us, MiB added.
+ */
+static pid_t s9_subject(int view, size_t len, unsigned int w, int *cmd, int *res)
+{
+	int c[2], r[2];
+	pid_t pid;
+
+	CHECK(pipe(c) == 0 && pipe(r) == 0, "pipe");
+	pid = fork();
+	CHECK(pid >= 0, "fork");
+	if (!pid) {
+		char *p, x;
+		size_t i;
+
+		if (view) {
+			int region = cowshare_create(len, COWSHARE_CLOEXEC);
+
+			CHECKR(region, "cowshare_create");
+			p = map_view(region, len);
+		} else {
+			p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+				 -1, 0);
+			CHECK(p != MAP_FAILED, "mmap");
+			madvise(p, len, MADV_NOHUGEPAGE);
+		}
+		for (i = 0; i < len / pg; i++)
+			if (s8_written(i, w))
+				p[i * pg] = 0x5a;
+		shm->sum += read_pages(p, len);
+		close(c[1]);
+		close(r[0]);
+		while (read(c[0], &x, 1) == 1) {
+			int hold[2];
+			long f0, f1;
+			uint64_t t0, ns;
+			pid_t ch;
+
+			CHECK(pipe(hold) == 0, "pipe");
+			sync();
+			f0 = free_kib();
+			t0 = now_ns();
+			ch = fork();
+			CHECK(ch >= 0, "fork");
+			if (!ch) {
+				close(hold[1]);
+				if (read(hold[0], &x, 1) < 0)
+					_exit(1);
+				_exit(0);
+			}
+			ns = now_ns() - t0;
+			f1 = free_kib();
+			close(hold[0]);
+			close(hold[1]);
+			reap(ch);
+			shm->res[0] = ns / 1e3;
+			shm->res[1] = (f0 - f1) / 1024.0;
+			/* The first write afterwards, on the parent's side: one page. */
+			t0 = now_ns();
+			p[pg] = 0x6b;
+			shm->res[2] = (now_ns() - t0) / 1e3;
+			CHECK(write(r[1], "d", 1) == 1, "done");
+		}
+		_exit(0);
+	}
+	close(c[0]);
+	close(r[1]);
+	*cmd = c[1];
+	*res = r[0];
+	return pid;
+}
+
+static void s9(void)
+{
+	static const unsigned int ws[] = { 25, 90 };
+	size_t len = mib(64);
+	int iw, k, n = quick ? 1 : (reps * 2 > MAXREPS ? MAXREPS : reps * 2);
+
+	for (iw = 0; iw < 2; iw++) {
+		double fv[MAXREPS], fa[MAXREPS], mv[MAXREPS], ma[MAXREPS], wv[MAXREPS], wa[MAXREPS];
+		int cv, rv, ca, ra;
+		pid_t pv, pa;
+		char params[64], x;
+
+		pv = s9_subject(1, len, ws[iw], &cv, &rv);
+		pa = s9_subject(0, len, ws[iw], &ca, &ra);
+		for (k = -1; k < n; k++) {	/* one warm-up round */
+			CHECK(write(cv, "f", 1) == 1 && read(rv, &x, 1) == 1, "subject");
+			if (k >= 0) {
+				fv[k] = shm->res[0];
+				mv[k] = shm->res[1];
+				wv[k] = shm->res[2];
+			}
+			CHECK(write(ca, "f", 1) == 1 && read(ra, &x, 1) == 1, "subject");
+			if (k >= 0) {
+				fa[k] = shm->res[0];
+				ma[k] = shm->res[1];
+				wa[k] = shm->res[2];
+			}
+		}
+		close(cv);
+		close(ca);
+		reap(pv);
+		reap(pa);
+		close(rv);
+		close(ra);
+		snprintf(params, sizeof(params), "S=%zuMiB;W=%u%%", len / MIB, ws[iw]);
+		emit("s9", params, ws[iw], "fork_with_written_view", "fork", "us", fv, n);
+		emit("s9", params, ws[iw], "fork_with_anon", "fork", "us", fa, n);
+		emit("s9", params, ws[iw], "fork_with_written_view", "memfree_delta", "MiB", mv, n);
+		emit("s9", params, ws[iw], "fork_with_anon", "memfree_delta", "MiB", ma, n);
+		emit("s9", params, ws[iw], "fork_with_written_view", "first_write", "us", wv, n);
+		emit("s9", params, ws[iw], "fork_with_anon", "first_write", "us", wa, n);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	int i, sv[2], region, mfd;
@@ -1009,6 +1401,8 @@ int main(int argc, char **argv)
 	RUN(s7, s7(region));	/* seals the region: last user of it */
 	close(region);
 	RUN(s5, s5());
+	RUN(s8, s8());
+	RUN(s9, s9());
 	printf("@DONE\n");
 	return 0;
 }

@@ -26,7 +26,15 @@ TITLES = {
     "s5": "s5: physical memory with N sharers (each reads all, writes p of the pages)",
     "s6": "s6: reset and dirty report of a view with p of the pages dirty",
     "s7": "s7: snapshot of a view with p of the pages dirty",
+    "s8": "s8: N processes start from a snapshot of a template that wrote W of S (each reads every page, writes 1%)",
+    "s9": "s9: fork() of a process whose view has W of its pages copied, against the same data as anonymous memory",
 }
+
+# s8's memory breakdown: what each column explains of the free memory the sharers took.
+S8_PARTS = [("module_copies", "copies (module)"), ("anon_delta", "anonymous pages"),
+            ("shmem_delta", "shmem page cache"), ("module_cache", "base pages (module)"),
+            ("pagetables_delta", "page tables"), ("module_meta", "module objects"),
+            ("slab_delta", "slab (all)"), ("kstack_delta", "kernel stacks")]
 
 
 def parse(log):
@@ -113,17 +121,62 @@ def goals(rows):
         missing("read", text)
 
     s1 = [r for r in rows if r["scenario"] == "s1"]
-    text = "new sharer of the largest S >= 100x faster than fork() with S resident"
     if s1:
         big = max(r["x"] for r in s1)
         c = find(rows, "s1", "cowshare", "time_to_first_read", lambda r: r["x"] == big)
         f = find(rows, "s1", "fork", "time_to_first_read", lambda r: r["x"] == big)
         r = f["median"] / c["median"]
-        add("new_sharer", text, "%.0fx" % r, r >= 100,
-            "S=%g MiB: cowshare %s us vs fork %s us" % (big, fmt(c["median"]), fmt(f["median"])) +
-            ("" if r >= 100 else "; missed by %.0f%%" % ((1 - r / 100) * 100)))
-    else:
-        missing("new_sharer", text)
+        out.append(("new_sharer", "(information, not a goal) time to the first page of a new "
+                    "sharer of the largest S vs fork() with S resident", "%.0fx" % r, "INFO",
+                    "S=%g MiB: cowshare %s us vs fork %s us; the first page only: s8 measures "
+                    "the whole start" % (big, fmt(c["median"]), fmt(f["median"]))))
+
+    s8 = [r for r in rows if r["scenario"] == "s8" and r["method"] == "cowshare_snapshot"
+          and r["metric"] == "start_all"]
+    if not s8:
+        missing("s8_time", "s8: start from a snapshot <= 1.0x the faster of fork and memfd")
+    for c in sorted(s8, key=lambda r: (r["params"].split(";")[-1], r["x"])):
+        same = lambda r, c=c: r["params"] == c["params"]
+        f = find(rows, "s8", "fork", "start_all", same)
+        m = find(rows, "s8", "memfd_private", "start_all", same)
+        best = min(f["median"], m["median"])
+        who = "fork" if f["median"] <= m["median"] else "memfd"
+        r = c["median"] / best
+        add("s8_time", "s8 %s: time until all have touched <= 1.0x the faster of fork() and "
+            "memfd MAP_PRIVATE" % c["params"], "%.2fx" % r, r <= 1.0,
+            "cowshare %s ms, fork %s ms, memfd %s ms (vs %s)" % (
+                fmt(c["median"]), fmt(f["median"]), fmt(m["median"]), who) +
+            ("" if r <= 1.0 else "; missed by %.0f%%" % ((r - 1) * 100)))
+        cm = find(rows, "s8", "cowshare_snapshot", "memfree_delta", same)
+        fm = find(rows, "s8", "fork", "memfree_delta", same)
+        mm = find(rows, "s8", "memfd_private", "memfree_delta", same)
+        bestm = min(fm["median"], mm["median"])
+        rm = cm["median"] / bestm if bestm > 0 else float("inf")
+        add("s8_memory", "s8 %s: memory the sharers add <= 1.0x the smaller of fork() and "
+            "memfd MAP_PRIVATE" % c["params"], "%.2fx" % rm, rm <= 1.0,
+            "cowshare %s MiB, fork %s MiB, memfd %s MiB" % (
+                fmt(cm["median"]), fmt(fm["median"]), fmt(mm["median"])) +
+            ("" if rm <= 1.0 else "; missed by %.0f%%" % ((rm - 1) * 100)))
+
+    s9 = [r for r in rows if r["scenario"] == "s9" and r["method"] == "fork_with_written_view"
+          and r["metric"] == "fork"]
+    if not s9:
+        missing("s9_fork", "s9: fork of a written view <= 1.5x fork of anonymous memory")
+    for v in sorted(s9, key=lambda r: r["x"]):
+        same = lambda r, v=v: r["params"] == v["params"]
+        a = find(rows, "s9", "fork_with_anon", "fork", same)
+        r = v["median"] / a["median"]
+        add("s9_fork", "s9 %s: fork() of a written view <= 1.5x fork() of the data as "
+            "anonymous memory" % v["params"], "%.2fx" % r, r <= 1.5,
+            "%s us vs %s us" % (fmt(v["median"]), fmt(a["median"])) +
+            ("" if r <= 1.5 else "; missed by %.0f%%" % ((r / 1.5 - 1) * 100)))
+        vm = find(rows, "s9", "fork_with_written_view", "memfree_delta", same)
+        size = float(v["params"].split("S=")[1].split("MiB")[0])
+        add("s9_memory", "s9 %s: memory after the fork grows by < 1%% of S" % v["params"],
+            "%.2f%%" % (100 * vm["median"] / size), vm["median"] < size / 100,
+            "%s MiB (1%% of S: %s MiB); anonymous memory: %s MiB" % (
+                fmt(vm["median"]), fmt(size / 100),
+                fmt(find(rows, "s9", "fork_with_anon", "memfree_delta", same)["median"])))
 
     w = find(rows, "s4", "fork_with_view", "fork")
     n = find(rows, "s4", "fork_without_view", "fork")
@@ -170,6 +223,16 @@ def goals(rows):
             ("" if r >= 50 else "; missed by %.0f%% (%.1fx short)" % ((1 - r / 50) * 100, 50 / r)))
     else:
         missing("reset", text)
+
+    c10 = find(rows, "s6", "cowshare_reset", "reset", lambda r: r["x"] == 10)
+    text = "reset is O(dirty): 100x the dirty pages (0.1% -> 10%) costs >= 10x the time"
+    if c and c10:
+        r = c10["median"] / c["median"]
+        add("reset_scales", text, "%.0fx" % r, r >= 10,
+            "%s us at 0.1%% vs %s us at 10%% of %s (O(range) would be about 1x)" %
+            (fmt(c["median"]), fmt(c10["median"]), c["params"].split(";")[0]))
+    else:
+        missing("reset_scales", text)
     return out
 
 
@@ -269,6 +332,17 @@ def plots(by, out):
         if plot_lines(out, "s6", TITLES["s6"], ser, "dirty pages p (%)", "us (median, min..max)"):
             made.append("s6.png")
     bars("s7", "time", TITLES["s7"], "us (median, min..max)", logy=True)
+    if "s8" in by:
+        ser = series("s8", "start_all",
+                     label=lambda r: "%s %s" % (r["method"], r["params"].split(";")[-1]))
+        ser.sort()
+        if plot_lines(out, "s8", TITLES["s8"], ser, "sharers N", "ms until all touched", logy=True):
+            made.append("s8.png")
+    if "s9" in by:
+        ser = series("s9", "fork")
+        if plot_lines(out, "s9", TITLES["s9"], ser, "W (% of pages copied)", "fork() us",
+                      logx=False, logy=True):
+            made.append("s9.png")
     return made
 
 
@@ -312,6 +386,30 @@ def cmd_target(a):
     md += ["- skipped: " + s for s in skips]
     md += ["", "### Goals", "", "| goal | ratio (medians) | verdict | detail |", "|---|---:|---|---|"]
     md += ["| %s | %s | **%s** | %s |" % (t, r, v, d) for _, t, r, v, d in gl]
+    if "s8" in by:
+        md += ["", "### s8: where the memory went (MiB, medians)", "",
+               "Free memory the sharers took, and what explains it: the module's physical "
+               "copies and base pages (its counters), anonymous and shmem pages, page tables, "
+               "slab (of which the module's own objects, counted exactly by the module), "
+               "kernel stacks; the rest is what none of those explain (per-process kernel "
+               "objects outside the slab, noise).", "",
+               "| params | method | free memory | " + " | ".join(n for _, n in S8_PARTS) +
+               " | rest |", "|---|---|---:|" + "---:|" * (len(S8_PARTS) + 1)]
+        for r in by["s8"]:
+            if r["metric"] != "memfree_delta":
+                continue
+            vals = {}
+            for metric, _ in S8_PARTS:
+                x = find(rows, "s8", r["method"], metric, lambda q, r=r: q["params"] == r["params"])
+                vals[metric] = x["median"] if x else 0.0
+            # slab includes the module's objects; copies are either counted by the module or as
+            # anon, never both; module base pages are not in shmem.
+            explained = (vals["module_copies"] + vals["anon_delta"] + vals["shmem_delta"] +
+                         vals["module_cache"] + vals["pagetables_delta"] + vals["slab_delta"] +
+                         vals["kstack_delta"])
+            md.append("| %s | %s | %s | %s | %s |" % (
+                r["params"], r["method"], fmt(r["median"]),
+                " | ".join(fmt(vals[m]) for m, _ in S8_PARTS), fmt(r["median"] - explained)))
     for sc in sorted(by):
         md += ["", "### " + TITLES.get(sc, sc), ""]
         if sc + ".png" in made:

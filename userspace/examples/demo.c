@@ -759,6 +759,26 @@ static void run_method(enum method m, const struct startup_opts *o, struct resul
 	close(go[0]); close(go[1]); close(done[0]); close(done[1]);
 }
 
+/*
+ * The point of step d: the processes start sooner from a snapshot than by
+ * fork() or from a memfd, and hold no more memory (what they add beyond the
+ * template's state). The demo fails if either is not so.
+ */
+static int startup_verdict(const struct result *res)
+{
+	double t = res[0].start_s, tf = res[1].start_s, tm = res[2].start_s;
+	long add = res[0].total_kib - res[0].state_kib;
+	long af = res[1].total_kib - res[1].state_kib, am = res[2].total_kib - res[2].state_kib;
+	int time_ok = t <= tf && t <= tm, mem_ok = add <= af && add <= am;
+
+	printf("verdict: start time %s (%.2fx the faster of fork() and memfd); "
+	       "memory the processes add %s (%.2fx the smaller)\n",
+	       time_ok ? "ahead" : "BEHIND", t / (tf < tm ? tf : tm),
+	       mem_ok ? "ahead" : "BEHIND",
+	       (double)add / (double)((af < am ? af : am) > 0 ? (af < am ? af : am) : 1));
+	return time_ok && mem_ok ? 0 : 1;
+}
+
 static int cmd_startup(int argc, char **argv)
 {
 	struct startup_opts o = { .pct = 25, .procs = 32, .wpages = 16, .size = 64 << 20 };
@@ -823,7 +843,7 @@ static int cmd_startup(int argc, char **argv)
 		printf("startup %s %.3f %.3f %ld %ld\n", keys[m], res[m].build_s,
 		       res[m].start_s, res[m].state_kib, res[m].total_kib);
 	printf("%s\n", DATA_END);
-	return 0;
+	return startup_verdict(res);
 }
 
 int main(int argc, char **argv)

@@ -21,7 +21,7 @@ extern "C" {
 #endif
 
 #define COWSHARE_VERSION_MAJOR	0
-#define COWSHARE_VERSION_MINOR	1
+#define COWSHARE_VERSION_MINOR	2
 #define COWSHARE_VERSION_PATCH	0
 
 /* Region fd for a new zero-filled region; flags: COWSHARE_CLOEXEC. */
