@@ -69,6 +69,8 @@ static_assert(offsetofend(struct cowshare_view_info, cow_faults) ==
 	      COWSHARE_VIEW_INFO_SIZE_VER0);
 static_assert(offsetofend(struct cowshare_range, bitmap) == COWSHARE_RANGE_SIZE_VER0);
 static_assert(offsetofend(struct cowshare_seal, flags) == COWSHARE_SEAL_SIZE_VER0);
+static_assert(offsetofend(struct cowshare_region_entry, creator_uid) ==
+	      COWSHARE_REGION_ENTRY_SIZE_VER0);
 
 static int cowshare_respond(struct cowshare_ucmd *ucmd, size_t ksize)
 {

@@ -468,7 +468,7 @@ int cowshare_list_regions(struct cowshare_list_regions *args)
 
 	if (args->flags)
 		return -EINVAL;
-	if (args->nr_entries && args->entry_size < sizeof(*rows))
+	if (args->nr_entries && args->entry_size < COWSHARE_REGION_ENTRY_SIZE_VER0)
 		return -EINVAL;
 	if (args->entry_size > PAGE_SIZE)
 		return -E2BIG;
@@ -492,9 +492,10 @@ int cowshare_list_regions(struct cowshare_list_regions *args)
 	ret = -EFAULT;
 	for (i = 0; i < n; i++) {
 		void __user *dst = u64_to_user_ptr(args->entries) + (u64)i * esize;
+		u32 known = min_t(u32, esize, sizeof(rows[i]));
 
-		if (copy_to_user(dst, &rows[i], sizeof(rows[i])) ||
-		    clear_user(dst + sizeof(rows[i]), esize - sizeof(rows[i])))
+		if (copy_to_user(dst, &rows[i], known) ||
+		    clear_user(dst + known, esize - known))
 			goto out_free;
 	}
 	args->nr_entries = n;

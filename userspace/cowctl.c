@@ -549,9 +549,9 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return EXIT_SUCCESS;
 		case 'V':
-			printf("cowctl (cowshare) %d.%d.%d\n",
+			printf("cowctl (cowshare) %d.%d.%d, libcowshare %s\n",
 			       COWSHARE_VERSION_MAJOR, COWSHARE_VERSION_MINOR,
-			       COWSHARE_VERSION_PATCH);
+			       COWSHARE_VERSION_PATCH, cowshare_version());
 			return EXIT_SUCCESS;
 		default:
 			usage(stderr);

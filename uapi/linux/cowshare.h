@@ -249,6 +249,8 @@ struct cowshare_seal {
 #define COWSHARE_VIEW_INFO_SIZE_VER0		64
 #define COWSHARE_RANGE_SIZE_VER0		32
 #define COWSHARE_SEAL_SIZE_VER0			8
+/* The smallest entry_size COWSHARE_IOC_LIST_REGIONS accepts. */
+#define COWSHARE_REGION_ENTRY_SIZE_VER0		56
 
 /* /dev/cowshare */
 #define COWSHARE_IOC_CREATE		_IO(COWSHARE_IOC_MAGIC, 0x00)

@@ -20,9 +20,17 @@
 extern "C" {
 #endif
 
-#define COWSHARE_VERSION_MAJOR	0
-#define COWSHARE_VERSION_MINOR	2
+/*
+ * One version for the header, the library (SONAME libcowshare.so.MAJOR,
+ * symbol nodes COWSHARE_MAJOR.MINOR), cowshare.pc, the DKMS package and
+ * cowctl --version. cowshare_version() is the library's at run time.
+ */
+#define COWSHARE_VERSION_MAJOR	1
+#define COWSHARE_VERSION_MINOR	1
 #define COWSHARE_VERSION_PATCH	0
+
+/* "MAJOR.MINOR.PATCH" of the libcowshare the program runs with. */
+const char *cowshare_version(void);
 
 /* Region fd for a new zero-filled region; flags: COWSHARE_CLOEXEC. */
 int cowshare_create(size_t size, unsigned int flags);
@@ -32,10 +40,25 @@ int cowshare_map(int region, size_t length, int prot, off_t offset,
 		 void **addr);
 int cowshare_unmap(void *addr, size_t length);
 
-int cowshare_region_info(int region, struct cowshare_region_info *info);
-int cowshare_view_info(int region, const void *addr,
-		       struct cowshare_view_info *info);
-int cowshare_global_info(struct cowshare_global_info *info);
+/*
+ * The info calls fill the caller's struct as large as the header the
+ * caller was compiled with declares it (the macros pass its sizeof): a
+ * program built against an older, smaller struct and run with a newer
+ * library or kernel is never written past its struct, and the fields it does not know stay unwritten. A size
+ * below the struct's first version (COWSHARE_*_SIZE_VER0) is -EINVAL.
+ */
+int cowshare_region_info_sized(int region, struct cowshare_region_info *info,
+			       size_t size);
+int cowshare_view_info_sized(int region, const void *addr,
+			     struct cowshare_view_info *info, size_t size);
+int cowshare_global_info_sized(struct cowshare_global_info *info, size_t size);
+#define cowshare_region_info(region, info) \
+	cowshare_region_info_sized((region), (info), sizeof(struct cowshare_region_info))
+#define cowshare_view_info(region, addr, info) \
+	cowshare_view_info_sized((region), (addr), (info), \
+				 sizeof(struct cowshare_view_info))
+#define cowshare_global_info(info) \
+	cowshare_global_info_sized((info), sizeof(struct cowshare_global_info))
 
 /*
  * Page ranges of the caller's view: addr page-aligned, [addr, addr +
@@ -50,7 +73,7 @@ int cowshare_global_info(struct cowshare_global_info *info);
  */
 int cowshare_dirty(int region, const void *addr, size_t length,
 		   uint64_t *bitmap, unsigned int flags);
-int cowshare_reset(int region, void *addr, size_t length);
+int cowshare_reset(int region, const void *addr, size_t length);
 int cowshare_snapshot(int region, const void *addr, size_t length,
 		      unsigned int flags);
 /* Make the region's base immutable (pwrite fails with EPERM). */
@@ -64,13 +87,18 @@ int cowshare_seal(int region);
 int cowshare_create_from_file(int file_fd, off_t offset, size_t length,
 			      unsigned int flags);
 /*
- * Up to nr regions with id >= start_id, in id order, into entries;
- * returns the number written. *total (if not NULL): regions visible to
- * the caller with id >= start_id.
+ * Up to nr regions with id >= start_id, in id order, into entries (each
+ * entry_size bytes, as the caller's header declares the struct: the
+ * macro passes its sizeof); returns the number written. *total (if not NULL):
+ * regions visible to the caller with id >= start_id.
  */
-int cowshare_list_regions(uint64_t start_id,
-			  struct cowshare_region_entry *entries,
-			  unsigned int nr, uint64_t *total);
+int cowshare_list_regions_sized(uint64_t start_id,
+				struct cowshare_region_entry *entries,
+				unsigned int nr, size_t entry_size,
+				uint64_t *total);
+#define cowshare_list_regions(start_id, entries, nr, total) \
+	cowshare_list_regions_sized((start_id), (entries), (nr), \
+				    sizeof(struct cowshare_region_entry), (total))
 
 /*
  * Load the module from ko_path, or by name "cowshare" from the module

@@ -71,33 +71,77 @@ int cowshare_unmap(void *addr, size_t length)
 	return munmap(addr, length) < 0 ? -errno : 0;
 }
 
-int cowshare_region_info(int region, struct cowshare_region_info *info)
+/*
+ * An info struct of @size bytes as the caller's header declares it: the
+ * kernel fills min(its size, @size) and never more, so neither does this.
+ */
+static int cowshare_info_prepare(void *info, size_t size, size_t min_size)
 {
 	if (!info)
 		return -EFAULT;
-	memset(info, 0, sizeof(*info));
-	info->size = sizeof(*info);
-	return cowshare_ioctl(region, COWSHARE_IOC_REGION_INFO, info);
+	if (size < min_size || size > UINT32_MAX)
+		return -EINVAL;
+	memset(info, 0, size);
+	*(uint32_t *)info = (uint32_t)size;	/* every struct's size field */
+	return 0;
 }
 
-int cowshare_view_info(int region, const void *addr,
-		       struct cowshare_view_info *info)
+int cowshare_region_info_sized(int region, struct cowshare_region_info *info,
+			       size_t size)
 {
-	if (!info)
-		return -EFAULT;
-	memset(info, 0, sizeof(*info));
-	info->size = sizeof(*info);
+	int ret = cowshare_info_prepare(info, size, COWSHARE_REGION_INFO_SIZE_VER0);
+
+	return ret ? ret : cowshare_ioctl(region, COWSHARE_IOC_REGION_INFO, info);
+}
+
+int cowshare_view_info_sized(int region, const void *addr,
+			     struct cowshare_view_info *info, size_t size)
+{
+	int ret = cowshare_info_prepare(info, size, COWSHARE_VIEW_INFO_SIZE_VER0);
+
+	if (ret)
+		return ret;
 	info->addr = (uintptr_t)addr;
 	return cowshare_ioctl(region, COWSHARE_IOC_VIEW_INFO, info);
 }
 
-int cowshare_global_info(struct cowshare_global_info *info)
+int cowshare_global_info_sized(struct cowshare_global_info *info, size_t size)
 {
-	if (!info)
-		return -EFAULT;
-	memset(info, 0, sizeof(*info));
-	info->size = sizeof(*info);
-	return cowshare_dev_ioctl(COWSHARE_IOC_GLOBAL_INFO, info);
+	int ret = cowshare_info_prepare(info, size, COWSHARE_GLOBAL_INFO_SIZE_VER0);
+
+	return ret ? ret : cowshare_dev_ioctl(COWSHARE_IOC_GLOBAL_INFO, info);
+}
+
+/*
+ * The COWSHARE_1.0 entry points, for programs linked before the _sized
+ * calls existed: they cannot say how large their struct is, so they get
+ * the first version of it, which every one of them has. Programs built
+ * against this header call the _sized ones through the header's macros.
+ */
+int (cowshare_region_info)(int region, struct cowshare_region_info *info);
+int (cowshare_view_info)(int region, const void *addr,
+			 struct cowshare_view_info *info);
+int (cowshare_global_info)(struct cowshare_global_info *info);
+int (cowshare_list_regions)(uint64_t start_id,
+			    struct cowshare_region_entry *entries,
+			    unsigned int nr, uint64_t *total);
+
+int (cowshare_region_info)(int region, struct cowshare_region_info *info)
+{
+	return cowshare_region_info_sized(region, info,
+					  COWSHARE_REGION_INFO_SIZE_VER0);
+}
+
+int (cowshare_view_info)(int region, const void *addr,
+			 struct cowshare_view_info *info)
+{
+	return cowshare_view_info_sized(region, addr, info,
+					COWSHARE_VIEW_INFO_SIZE_VER0);
+}
+
+int (cowshare_global_info)(struct cowshare_global_info *info)
+{
+	return cowshare_global_info_sized(info, COWSHARE_GLOBAL_INFO_SIZE_VER0);
 }
 
 /* COWSHARE_IOC_DIRTY, _RESET or _SNAPSHOT on [addr, addr + length). */
@@ -123,7 +167,7 @@ int cowshare_dirty(int region, const void *addr, size_t length,
 				    bitmap, flags);
 }
 
-int cowshare_reset(int region, void *addr, size_t length)
+int cowshare_reset(int region, const void *addr, size_t length)
 {
 	return cowshare_range_ioctl(region, COWSHARE_IOC_RESET, addr, length,
 				    NULL, 0);
@@ -161,22 +205,27 @@ int cowshare_create_from_file(int file_fd, off_t offset, size_t length,
 	return cowshare_dev_ioctl(COWSHARE_IOC_CREATE_FROM_FILE, &req);
 }
 
-int cowshare_list_regions(uint64_t start_id,
-			  struct cowshare_region_entry *entries,
-			  unsigned int nr, uint64_t *total)
+int cowshare_list_regions_sized(uint64_t start_id,
+				struct cowshare_region_entry *entries,
+				unsigned int nr, size_t entry_size,
+				uint64_t *total)
 {
 	struct cowshare_list_regions req;
 	int ret;
 
 	if (nr && !entries)
 		return -EFAULT;
+	if (!nr)	/* counting only: entries may be a bare NULL */
+		entry_size = COWSHARE_REGION_ENTRY_SIZE_VER0;
+	if (entry_size < COWSHARE_REGION_ENTRY_SIZE_VER0 || entry_size > UINT32_MAX)
+		return -EINVAL;
 	if (nr > INT32_MAX)	/* the count written must fit the result */
 		nr = INT32_MAX;
 	memset(&req, 0, sizeof(req));
 	req.size = sizeof(req);
 	req.entries = (uintptr_t)entries;
 	req.nr_entries = nr;
-	req.entry_size = sizeof(*entries);
+	req.entry_size = (uint32_t)entry_size;
 	req.start_id = start_id;
 	ret = cowshare_dev_ioctl(COWSHARE_IOC_LIST_REGIONS, &req);
 	if (ret < 0)
@@ -186,4 +235,21 @@ int cowshare_list_regions(uint64_t start_id,
 	if (total)
 		*total = req.total;
 	return (int)req.nr_entries;
+}
+
+int (cowshare_list_regions)(uint64_t start_id,
+			    struct cowshare_region_entry *entries,
+			    unsigned int nr, uint64_t *total)
+{
+	return cowshare_list_regions_sized(start_id, entries, nr,
+					   COWSHARE_REGION_ENTRY_SIZE_VER0, total);
+}
+
+const char *cowshare_version(void)
+{
+#define COWSHARE_STR2(x) #x
+#define COWSHARE_STR(x) COWSHARE_STR2(x)
+	return COWSHARE_STR(COWSHARE_VERSION_MAJOR) "."
+	       COWSHARE_STR(COWSHARE_VERSION_MINOR) "."
+	       COWSHARE_STR(COWSHARE_VERSION_PATCH);
 }

@@ -2,7 +2,8 @@
 /*
  * Unit tests of libcowshare's wrappers, without the module: open(),
  * ioctl() and close() are replaced by the linker (--wrap) with fakes
- * that record what the library passed. Run by "make check".
+ * that record what the library passed. Run by "make check" (through
+ * scripts/check-install).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +32,9 @@ static struct {
 	int open_flags, opens, closes, ioctl_fd;
 	unsigned long cmd;
 	unsigned char arg[256];	/* copy of the struct passed */
+	uint32_t size;		/* its size field */
+	int fill;		/* write kernel_size bytes back, as a kernel */
+	size_t kernel_size;
 } fake;
 
 int __wrap_open(const char *path, int flags, ...)
@@ -57,8 +61,17 @@ int __wrap_ioctl(int fd, unsigned long cmd, void *arg)
 {
 	fake.ioctl_fd = fd;
 	fake.cmd = cmd;
-	memcpy(fake.arg, arg, _IOC_SIZE(cmd) < sizeof(fake.arg) ?
-	       _IOC_SIZE(cmd) : sizeof(fake.arg));
+	uint32_t size;
+
+	/* Every cowshare struct starts with its size, as the kernel reads it. */
+	memcpy(&size, arg, sizeof(size));
+	memcpy(fake.arg, arg, size < sizeof(fake.arg) ? size : sizeof(fake.arg));
+	fake.size = size;
+	if (fake.fill) {	/* a kernel writes back min(its size, size) */
+		size_t n = size < fake.kernel_size ? size : fake.kernel_size;
+
+		memset((char *)arg + sizeof(size), 0x11, n - sizeof(size));
+	}
 	if (cmd == COWSHARE_IOC_GLOBAL_INFO) {
 		struct cowshare_global_info *gi = arg;
 
@@ -287,6 +300,118 @@ static void test_from_file_list(void)
 	CHECK(total == 42);
 }
 
+/*
+ * A program built against an older, smaller struct: the library must not
+ * write past it, whatever the kernel's size. CANARY marks the bytes the
+ * caller does not own.
+ */
+#define CANARY 0xa5
+
+static int canary_intact(const unsigned char *p, size_t from, size_t to)
+{
+	for (size_t i = from; i < to; i++)
+		if (p[i] != CANARY)
+			return 0;
+	return 1;
+}
+
+/* The 1.0 entry points, which programs linked before 1.1 still call. */
+int (cowshare_region_info)(int region, struct cowshare_region_info *info);
+int (cowshare_view_info)(int region, const void *addr,
+			 struct cowshare_view_info *info);
+int (cowshare_global_info)(struct cowshare_global_info *info);
+int (cowshare_list_regions)(uint64_t start_id,
+			    struct cowshare_region_entry *entries,
+			    unsigned int nr, uint64_t *total);
+
+static void test_caller_struct_size(void)
+{
+	unsigned char buf[512];
+	struct cowshare_region_entry e[2];
+	struct cowshare_list_regions lr;
+	static char page[1];
+
+	/* a short struct, from a header of the struct's first version */
+	reset();
+	fake.fill = 1;
+	fake.kernel_size = 256;
+	memset(buf, CANARY, sizeof(buf));
+	CHECK(cowshare_global_info_sized((void *)buf, COWSHARE_GLOBAL_INFO_SIZE_VER0) == 0);
+	CHECK(fake.size == COWSHARE_GLOBAL_INFO_SIZE_VER0);
+	CHECK(buf[COWSHARE_GLOBAL_INFO_SIZE_VER0 - 1] == 0x11);
+	CHECK(canary_intact(buf, COWSHARE_GLOBAL_INFO_SIZE_VER0, sizeof(buf)));
+
+	memset(buf, CANARY, sizeof(buf));
+	CHECK(cowshare_region_info_sized(FAKE_REGION_FD, (void *)buf,
+					 COWSHARE_REGION_INFO_SIZE_VER0) == 0);
+	CHECK(fake.size == COWSHARE_REGION_INFO_SIZE_VER0);
+	CHECK(canary_intact(buf, COWSHARE_REGION_INFO_SIZE_VER0, sizeof(buf)));
+
+	memset(buf, CANARY, sizeof(buf));
+	CHECK(cowshare_view_info_sized(FAKE_REGION_FD, page, (void *)buf,
+				       COWSHARE_VIEW_INFO_SIZE_VER0) == 0);
+	CHECK(fake.size == COWSHARE_VIEW_INFO_SIZE_VER0);
+	CHECK(((struct cowshare_view_info *)fake.arg)->addr == (uintptr_t)page);
+	CHECK(canary_intact(buf, COWSHARE_VIEW_INFO_SIZE_VER0, sizeof(buf)));
+
+	/* a struct larger than this library's, from a newer header */
+	memset(buf, CANARY, sizeof(buf));
+	CHECK(cowshare_global_info_sized((void *)buf, 200) == 0);
+	CHECK(fake.size == 200);
+	CHECK(canary_intact(buf, 200, sizeof(buf)));
+
+	/* the 1.0 symbols fill the first version only */
+	memset(buf, CANARY, sizeof(buf));
+	CHECK((cowshare_global_info)((void *)buf) == 0);
+	CHECK(fake.size == COWSHARE_GLOBAL_INFO_SIZE_VER0);
+	CHECK(canary_intact(buf, COWSHARE_GLOBAL_INFO_SIZE_VER0, sizeof(buf)));
+	memset(buf, CANARY, sizeof(buf));
+	CHECK((cowshare_region_info)(FAKE_REGION_FD, (void *)buf) == 0);
+	CHECK(fake.size == COWSHARE_REGION_INFO_SIZE_VER0);
+	CHECK(canary_intact(buf, COWSHARE_REGION_INFO_SIZE_VER0, sizeof(buf)));
+	memset(buf, CANARY, sizeof(buf));
+	CHECK((cowshare_view_info)(FAKE_REGION_FD, page, (void *)buf) == 0);
+	CHECK(fake.size == COWSHARE_VIEW_INFO_SIZE_VER0);
+	CHECK(canary_intact(buf, COWSHARE_VIEW_INFO_SIZE_VER0, sizeof(buf)));
+
+	/* the macros pass the struct the caller declared */
+	memset(buf, CANARY, sizeof(buf));
+	CHECK(cowshare_global_info((struct cowshare_global_info *)buf) == 0);
+	CHECK(fake.size == sizeof(struct cowshare_global_info));
+
+	/* below the first version: refused, nothing written or sent */
+	reset();
+	memset(buf, CANARY, sizeof(buf));
+	CHECK(cowshare_global_info_sized((void *)buf, COWSHARE_GLOBAL_INFO_SIZE_VER0 - 8)
+	      == -EINVAL);
+	CHECK(cowshare_region_info_sized(FAKE_REGION_FD, (void *)buf, 4) == -EINVAL);
+	CHECK(cowshare_view_info_sized(FAKE_REGION_FD, page, (void *)buf, 0) == -EINVAL);
+	CHECK(canary_intact(buf, 0, sizeof(buf)) && fake.opens == 0 && fake.cmd == 0);
+
+	/* list entries: the caller's stride, and the 1.0 symbol's first version */
+	reset();
+	CHECK(cowshare_list_regions_sized(0, e, 2, 64, NULL) == 2);
+	memcpy(&lr, fake.arg, sizeof(lr));
+	CHECK(lr.entry_size == 64);
+	reset();
+	CHECK((cowshare_list_regions)(0, e, 2, NULL) == 2);
+	memcpy(&lr, fake.arg, sizeof(lr));
+	CHECK(lr.entry_size == COWSHARE_REGION_ENTRY_SIZE_VER0);
+	reset();
+	CHECK(cowshare_list_regions_sized(0, e, 2, COWSHARE_REGION_ENTRY_SIZE_VER0 - 1,
+					  NULL) == -EINVAL);
+	CHECK(fake.opens == 0);
+}
+
+static void test_version(void)
+{
+	char want[32];
+
+	snprintf(want, sizeof(want), "%d.%d.%d", COWSHARE_VERSION_MAJOR,
+		 COWSHARE_VERSION_MINOR, COWSHARE_VERSION_PATCH);
+	CHECK(strcmp(cowshare_version(), want) == 0);
+}
+
 int main(void)
 {
 	test_create();
@@ -295,6 +420,8 @@ int main(void)
 	test_map();
 	test_ranges();
 	test_from_file_list();
+	test_caller_struct_size();
+	test_version();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
