@@ -6,8 +6,10 @@
 #                             (scripts/demo), draw build/demo/sharing.svg
 #   make check [TARGETS="t…"] checkpatch, build, selftests in a VM per target
 #   make build [TARGET="t…"]  module + guest userspace + selftests per target
+#   make build-T              the same for target T alone
 #   make build KDIR=DIR       only the module, against kernel build tree DIR,
 #                             for the host: build/host/cowshare.ko
+#   make all                  the same as make build
 #   make userspace            host libcowshare (.so + .a) and cowctl, build/host/
 #   make check-debug          the selftests under a KASAN/lockdep/kmemleak
 #                             6.12 kernel (built once, ~25 min, cached)
@@ -19,11 +21,18 @@
 #                             headers, cowshare.pc, cowctl, man pages, udev rule
 #   make modules_install KDIR=DIR [DESTDIR=]   module for that kernel (kbuild)
 #   make dkms-source [DESTDIR=]   DESTDIR/usr/src/cowshare-VERSION/ for dkms
-#   make checkpatch | setup | clean
+#   make checkpatch           checkpatch.pl --strict on kmod/ and uapi/
+#   make setup                host packages, kernels and tools (scripts/setup)
+#   make clean                build/ less the fetched kernels (build/cache)
+#   make help                 this text (the default goal)
 #
 # Every target first runs scripts/setup once (build/cache/.setup-done).
 
-ALL_TARGETS := 6.1-amd64 6.1-arm64 6.12-amd64 6.12-arm64 6.12-arm64-16k 6.12-rt-amd64
+# The targets t: the one list, COWSHARE_TARGETS="..." in scripts/targets.sh.
+ALL_TARGETS := $(shell sed -n 's/^COWSHARE_TARGETS="\(.*\)"$$/\1/p' scripts/targets.sh)
+ifeq ($(ALL_TARGETS),)
+$(error no COWSHARE_TARGETS="..." line in scripts/targets.sh)
+endif
 DEFAULT_TARGET := 6.12-amd64
 
 TARGET ?= $(ALL_TARGETS)
@@ -48,8 +57,10 @@ endif
 	$(addprefix build-,$(ALL_TARGETS))
 .DEFAULT_GOAL := help
 
+# The header comment above, by the scripts' --help helper; then the targets.
 help:
-	@sed -n '3,18p' Makefile | sed 's/^# \{0,1\}//'
+	@bash -c '. scripts/targets.sh && usage_block Makefile'
+	@echo "Targets t: $(ALL_TARGETS)"
 
 all: build
 

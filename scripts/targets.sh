@@ -4,6 +4,11 @@
 # A target name selects: the Debian kernel line, the flavour of its image
 # and headers packages, the Linux ARCH and cross compiler, and how QEMU
 # boots it.
+#
+# The list of targets below is the only one: the Makefile reads it with a
+# sed of this one line, so keep it a single line of that form.
+# shellcheck shell=bash
+# shellcheck disable=SC2034  # the T_* variables are for the sourcing scripts
 
 COWSHARE_TARGETS="6.1-amd64 6.1-arm64 6.12-amd64 6.12-arm64 6.12-arm64-16k 6.12-rt-amd64"
 
@@ -13,6 +18,16 @@ COWSHARE_CACHE=${COWSHARE_CACHE:-$cowshare_root/build/cache}
 COWSHARE_BUILD=${COWSHARE_BUILD:-$cowshare_root/build}
 
 die() { echo "$(basename "$0"): $*" >&2; exit 2; }
+
+# usage_block FILE: FILE's header comment, which is its --help text: the
+# comment lines after the SPDX-License-Identifier line up to the first line
+# that is not a comment, without their leading "# " (or "#") and without
+# the empty lines before the text.
+usage_block() {
+	awk '/SPDX-License-Identifier/ { on = 1; next }
+	on && !/^#/ { exit }
+	on { sub(/^# ?/, ""); if ($0 != "" || text) { text = 1; print } }' "$1"
+}
 
 # target_parse TARGET: sets T_LINE (6.1|6.12), T_FLAVOUR (amd64, arm64,
 # arm64-16k, rt-amd64), T_DEBARCH (amd64|arm64), T_ARCH (x86|arm64),
