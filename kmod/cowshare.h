@@ -210,8 +210,6 @@ bool cowshare_pages_replace(struct cowshare_pages *p, pgoff_t idx, struct page *
 bool cowshare_pages_erase(struct cowshare_pages *p, pgoff_t idx, struct page *page);
 unsigned int cowshare_pages_gather(struct cowshare_pages *p, pgoff_t *pos, pgoff_t last,
 				   struct cowshare_entry *out, unsigned int max);
-void cowshare_pages_mark(struct cowshare_pages *p, pgoff_t first, pgoff_t last,
-			 unsigned long *bits, bool stable);
 void cowshare_pages_fill(struct cowshare_pages *p, pgoff_t first, pgoff_t last,
 			 struct page **pages, bool stable);
 unsigned long cowshare_pages_count(struct cowshare_pages *p, pgoff_t first, pgoff_t last);

@@ -332,9 +332,13 @@ out:
  * Call @fn for each entry in [first, last]: under the lock, or under RCU
  * for an index that no longer changes (@stable: a layer's, whose views in
  * many processes should not share a lock cache line in every fault).
+ * Inlined into each caller: the fault path runs it for every page of a
+ * window, and an indirect call per page (a retpoline) cost more than the
+ * walk itself.
  */
-static void pages_walk(struct cowshare_pages *p, pgoff_t first, pgoff_t last, bool stable,
-		       void (*fn)(void *arg, pgoff_t idx, struct page *page), void *arg)
+static __always_inline void
+pages_walk(struct cowshare_pages *p, pgoff_t first, pgoff_t last, bool stable,
+	   void (*fn)(void *arg, pgoff_t idx, struct page *page), void *arg)
 {
 	XA_STATE(xas, &p->xa, first >> COWSHARE_CHUNK_SHIFT);
 	struct cowshare_chunk *c;
@@ -345,17 +349,18 @@ static void pages_walk(struct cowshare_pages *p, pgoff_t first, pgoff_t last, bo
 		xas_lock(&xas);
 	xas_for_each(&xas, c, last >> COWSHARE_CHUNK_SHIFT) {
 		pgoff_t base = xas.xa_index << COWSHARE_CHUNK_SHIFT;
+		unsigned long slots;
 		unsigned int j = 0, i;
 
 		if (xas_retry(&xas, c))
 			continue;
-		for (i = 0; i < COWSHARE_CHUNK_PAGES; i++) {
-			struct page *page;
+		slots = c->slots;
+		for_each_set_bit(i, &slots, COWSHARE_CHUNK_PAGES) {
+			struct page *page = READ_ONCE(c->pages[j++]);
 
-			if (!(c->slots & BIT(i)))
-				continue;
-			page = READ_ONCE(c->pages[j++]);
-			if (page && base + i >= first && base + i <= last)
+			if (base + i > last)
+				break;
+			if (page && base + i >= first)
 				fn(arg, base + i, page);
 		}
 	}
@@ -367,16 +372,8 @@ static void pages_walk(struct cowshare_pages *p, pgoff_t first, pgoff_t last, bo
 
 struct pages_window {
 	pgoff_t first;
-	unsigned long *bits;
 	struct page **pages;
 };
-
-static void pages_mark_one(void *arg, pgoff_t idx, struct page *page)
-{
-	struct pages_window *w = arg;
-
-	__set_bit(idx - w->first, w->bits);
-}
 
 static void pages_fill_one(void *arg, pgoff_t idx, struct page *page)
 {
@@ -384,15 +381,6 @@ static void pages_fill_one(void *arg, pgoff_t idx, struct page *page)
 
 	if (!w->pages[idx - w->first])
 		w->pages[idx - w->first] = page;
-}
-
-/* Set bit (i - first) of @bits for each entry i in [first, last]. */
-void cowshare_pages_mark(struct cowshare_pages *p, pgoff_t first, pgoff_t last,
-			 unsigned long *bits, bool stable)
-{
-	struct pages_window w = { .first = first, .bits = bits };
-
-	pages_walk(p, first, last, stable, pages_mark_one, &w);
 }
 
 /*
