@@ -3,8 +3,8 @@
  * cowshare internals: the objects the module's files share.
  *
  * region   - a set of base pages. A root region's base pages are the page
- *            cache of its own inode on the module's pseudo filesystem (so
- *            that fault-around maps them with filemap_map_pages()); a
+ *            cache of its own inode on the module's pseudo filesystem (the
+ *            views' vmas are on that inode, so a zap reaches them all); a
  *            snapshot is a layer over a root region: its own base pages in
  *            an index (@overlay), every other page the root's. Layers are
  *            always one deep: a snapshot of a layer's view copies the
@@ -40,8 +40,8 @@
  *   page lock; cowshare_fork_lock and cowshare_regions_lock are leaves.
  *
  * A page lock is never held across a drain of map_sem (down_write), and
- * batch mapping never waits on a page lock (filemap_map_pages() only
- * trylocks), so drains cannot deadlock with mappers.
+ * batch mapping never waits on a page lock, so drains cannot deadlock
+ * with mappers.
  */
 #ifndef _COWSHARE_H
 #define _COWSHARE_H
@@ -110,8 +110,8 @@ struct cowshare_region {
 	 * page there) against views mapping that hole (unsealed roots only).
 	 * A layer: its own base pages in @overlay, index i of it is index
 	 * i + @root_off of @root (held through its inode), and its views map
-	 * @root_file (a file on the root's inode, so that fault-around maps
-	 * the root's pages).
+	 * @root_file (a file on the root's inode, so that a zap of the root's
+	 * mapping reaches them).
 	 */
 	struct cowshare_region *root;
 	pgoff_t root_off;

@@ -101,11 +101,14 @@ vm_fault_t cowshare_vm_map_pages(struct vm_fault *vmf, pgoff_t start_pgoff, pgof
  * a chunk), with the root's uptodate base pages, and with the zero page
  * where the root has a hole. A base page not uptodate is being filled by
  * a base write: left empty (not mapped), the writer's drain of holes_sem
- * comes after this mapper. Not referenced: a root's base pages leave its
- * page cache only when its inode is evicted, and the view holds the root.
+ * comes after this mapper. Each base page filled in is referenced (bit
+ * i - s of @held): a base page is an LRU page cache folio, which migration
+ * (move_pages(), compaction) replaces in the page cache and frees at once,
+ * so RCU alone does not keep it. As filemap_get_read_batch(): a
+ * speculative reference, then the slot reloaded.
  */
 static void cowshare_root_fill(struct cowshare_view *view, pgoff_t s, pgoff_t e,
-			       struct page **pages)
+			       struct page **pages, unsigned long *held)
 {
 	struct address_space *mapping = view->region->root->inode->i_mapping;
 	XA_STATE(xas, &mapping->i_pages, s + view->shift);
@@ -118,18 +121,35 @@ static void cowshare_root_fill(struct cowshare_view *view, pgoff_t s, pgoff_t e,
 	rcu_read_lock();
 	xas_for_each(&xas, folio, e + view->shift) {
 		pgoff_t first, last;
-		bool uptodate;
+		unsigned int n = 0;
 
 		if (xas_retry(&xas, folio) || xa_is_value(folio))
 			continue;
-		uptodate = folio_test_uptodate(folio);
+		if (!folio_try_get(folio)) {
+			xas_reset(&xas);	/* frozen: being migrated, look again */
+			continue;
+		}
+		if (unlikely(folio != xas_reload(&xas))) {
+			folio_put(folio);
+			xas_reset(&xas);
+			continue;
+		}
 		first = max(folio->index, s + view->shift);
 		last = min(folio->index + folio_nr_pages(folio) - 1, e + view->shift);
 		for (i = first - view->shift; i <= last - view->shift; i++) {
+			struct page *page = folio_page(folio, i + view->shift - folio->index);
+
 			__set_bit(i - s, present);
-			if (uptodate && !pages[i - s])
-				pages[i - s] = folio_page(folio, i + view->shift - folio->index);
+			if (!folio_test_uptodate(folio) || pages[i - s] || PageHWPoison(page))
+				continue;
+			pages[i - s] = page;
+			__set_bit(i - s, held);
+			n++;
 		}
+		if (n > 1)
+			folio_ref_add(folio, n - 1);
+		else if (!n)
+			folio_put(folio);
 	}
 	rcu_read_unlock();
 	for (i = s; i <= e; i++)
@@ -180,6 +200,7 @@ static int cowshare_map_window(struct vm_fault *vmf, struct cowshare_view *view,
 	struct cowshare_region *region = view->region;
 	struct vm_area_struct *vma = vmf->vma;
 	struct page *pages[COWSHARE_CHUNK_PAGES];
+	DECLARE_BITMAP(held, COWSHARE_CHUNK_PAGES);
 	unsigned long fault_addr = vmf->address & PAGE_MASK;
 	pgoff_t s, e, i, run;
 	int err = 0;
@@ -187,10 +208,11 @@ static int cowshare_map_window(struct vm_fault *vmf, struct cowshare_view *view,
 	for (s = first; s <= last && !err; s = e + 1) {
 		e = min(last, s | (COWSHARE_CHUNK_PAGES - 1));
 		memset(pages, 0, sizeof(pages));
+		bitmap_zero(held, COWSHARE_CHUNK_PAGES);
 		cowshare_pages_fill(&view->copies, s, e, pages, false);
 		if (cowshare_region_is_layer(region))
 			cowshare_pages_fill(&region->overlay, s, e, pages, true);
-		cowshare_root_fill(view, s, e, pages);
+		cowshare_root_fill(view, s, e, pages, held);
 		for (i = s; i <= e && !err; i = run) {
 			if (!pages[i - s]) {
 				run = i + 1;
@@ -201,6 +223,8 @@ static int cowshare_map_window(struct vm_fault *vmf, struct cowshare_view *view,
 			err = cowshare_insert_run(vma, cowshare_index_addr(view, vma, i),
 						  &pages[i - s], run - i, fault_addr, mapped);
 		}
+		for_each_set_bit(i, held, COWSHARE_CHUNK_PAGES)
+			put_page(pages[i]);
 	}
 	return err;
 }

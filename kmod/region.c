@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * cowshare regions: the pseudo filesystem their inodes live on, the base
- * pages of root regions (the page cache of the region's inode, so that
- * fault-around maps them with filemap_map_pages()), file images, the
- * region list, and the region fd's file operations.
+ * pages of root regions (the page cache of the region's inode, where
+ * migration may move them: a mapper references what it maps), file
+ * images, the region list, and the region fd's file operations.
  */
 #include <linux/file.h>
 #include <linux/fs.h>

@@ -570,7 +570,7 @@ void cowshare_view_close(struct vm_area_struct *vma)
 /*
  * A new view of @region for @vma: its own copies index, its vma list. The
  * vma indexes the root region (its vm_file is on the root's inode, so
- * that fault-around maps the root's pages), shifted by the layer's offset.
+ * that a zap of the root's mapping reaches it), shifted by the layer's offset.
  */
 int cowshare_view_mmap(struct cowshare_region *region, struct vm_area_struct *vma)
 {

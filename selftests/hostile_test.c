@@ -15,8 +15,10 @@
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -700,6 +702,156 @@ TEST_F_TIMEOUT(hostile, view_of_many_vmas, 300)
 	EXPECT_EQ(0, munmap(v, 2 * MANY_VMAS * psize()));
 	EXPECT_EQ(0, munmap(v + (2 * MANY_VMAS + 1) * psize(), psize()));
 	EXPECT_EQ(0, close(fd));
+}
+
+/*
+ * Base pages are LRU page cache folios, and migration (move_pages() by any
+ * user on a NUMA machine, compaction anywhere) replaces one in the page
+ * cache and frees it at once. A mapper that found a base page must hold a
+ * reference to it until vm_insert_pages() has taken its own: one that
+ * did not mapped a free page (SIGBUS on a sealed, fully written region)
+ * or a reused one (another file's data in the view), and underflowed a
+ * refcount ("Bad page state").
+ */
+#define MIG_PAGES	512	/* one fault window */
+#define MIG_CHUNK	64	/* the pages moved: the window's first chunk */
+#define MIG_MAGIC	0x6b61707475726521ull
+
+static struct {
+	char *view1, *view2;
+	atomic_int stop;
+	atomic_long faults, sigbus, wrong, moved;
+	bool numa;
+} mig;
+static __thread sigjmp_buf mig_jb;
+static __thread volatile int mig_probing;
+
+static uint64_t mig_word(size_t page)
+{
+	return MIG_MAGIC ^ (page << 20);
+}
+
+static void mig_sigbus(int sig)
+{
+	(void)sig;
+	if (mig_probing)
+		siglongjmp(mig_jb, 1);
+	_exit(99);
+}
+
+/* Empty view1's window, fault it at the chunk's last page, check the chunk. */
+static void *mig_faulter(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&mig.stop)) {
+		madvise(mig.view1, MIG_PAGES * psize(), MADV_DONTNEED);
+		for (size_t p = MIG_CHUNK; p-- > 0;) {
+			uint64_t got;
+
+			mig_probing = 1;
+			if (sigsetjmp(mig_jb, 1)) {
+				mig_probing = 0;
+				atomic_fetch_add(&mig.sigbus, 1);
+				break;
+			}
+			got = *(volatile uint64_t *)(mig.view1 + p * psize());
+			mig_probing = 0;
+			if (got != mig_word(p))
+				atomic_fetch_add(&mig.wrong, 1);
+		}
+		atomic_fetch_add(&mig.faults, 1);
+	}
+	return NULL;
+}
+
+static uint64_t mig_pfn(size_t page)
+{
+	uint64_t entry = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	off_t off = (off_t)(((uintptr_t)mig.view2 / psize() + page) * sizeof(entry));
+
+	if (fd < 0 || pread(fd, &entry, sizeof(entry), off) != sizeof(entry))
+		entry = 0;
+	if (fd >= 0)
+		close(fd);
+	return entry & PM_PRESENT ? entry & PM_PFN_MASK : 0;
+}
+
+/* Keep the chunk's base pages moving: between nodes, else by compaction. */
+static void *mig_mover(void *arg)
+{
+	void *addrs[MIG_CHUNK];
+	int nodes[MIG_CHUNK], status[MIG_CHUNK], target = 1;
+	uint64_t pfn[MIG_CHUNK];
+
+	(void)arg;
+	for (int i = 0; i < MIG_CHUNK; i++)
+		addrs[i] = mig.view2 + i * psize();
+	while (!atomic_load(&mig.stop)) {
+		for (int i = 0; i < MIG_CHUNK; i++) {
+			(void)*(volatile char *)addrs[i];	/* mapped in view2 */
+			pfn[i] = mig_pfn(i);
+			nodes[i] = target;
+		}
+		if (mig.numa) {
+			syscall(SYS_move_pages, 0, MIG_CHUNK, addrs, nodes, status, 0);
+			target ^= 1;
+		} else {
+			int fd = open("/proc/sys/vm/compact_memory", O_WRONLY | O_CLOEXEC);
+
+			if (fd < 0 || write(fd, "1", 1) != 1)
+				atomic_store(&mig.stop, 1);
+			if (fd >= 0)
+				close(fd);
+		}
+		for (int i = 0; i < MIG_CHUNK; i++)
+			if (pfn[i] && mig_pfn(i) && mig_pfn(i) != pfn[i])
+				atomic_fetch_add(&mig.moved, 1);
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(hostile, base_pages_migrate_while_faulted, 120)
+{
+	size_t len = MIG_PAGES * psize();
+	uint64_t *buf = malloc(len);
+	pthread_t faulter, mover;
+	struct sigaction sa = { .sa_handler = mig_sigbus }, old;
+	int fd = new_region(_metadata, len);
+
+	ASSERT_NE(NULL, buf);
+	for (size_t p = 0; p < MIG_PAGES; p++)
+		for (size_t w = 0; w < psize() / 8; w++)
+			buf[p * psize() / 8 + w] = mig_word(p);
+	ASSERT_EQ((ssize_t)len, pwrite(fd, buf, len, 0));
+	free(buf);
+	ASSERT_EQ(0, cowshare_seal(fd));
+	memset(&mig, 0, sizeof(mig));
+	mig.numa = !access("/sys/devices/system/node/node1", F_OK);
+	mig.view1 = map_view(_metadata, fd, len, PROT_READ, 0);
+	mig.view2 = map_view(_metadata, fd, len, PROT_READ, 0);
+	ASSERT_EQ(0, sigaction(SIGBUS, &sa, &old));
+
+	ASSERT_EQ(0, pthread_create(&faulter, NULL, mig_faulter, NULL));
+	ASSERT_EQ(0, pthread_create(&mover, NULL, mig_mover, NULL));
+	for (int t = 0; t < 150 && !atomic_load(&mig.stop) &&
+	     !atomic_load(&mig.sigbus) && !atomic_load(&mig.wrong); t++)
+		usleep(100 * 1000);
+	atomic_store(&mig.stop, 1);
+	pthread_join(faulter, NULL);
+	pthread_join(mover, NULL);
+	sigaction(SIGBUS, &old, NULL);
+
+	TH_LOG("%s: %ld base pages moved; %ld window faults, %ld SIGBUS, %ld pages wrong",
+	       mig.numa ? "move_pages between nodes" : "compaction", atomic_load(&mig.moved),
+	       atomic_load(&mig.faults), atomic_load(&mig.sigbus), atomic_load(&mig.wrong));
+	EXPECT_EQ(0, atomic_load(&mig.sigbus));
+	EXPECT_EQ(0, atomic_load(&mig.wrong));
+	munmap(mig.view1, len);
+	munmap(mig.view2, len);
+	close(fd);
+	if (!atomic_load(&mig.moved))
+		SKIP(return, "no base page moved: one NUMA node and compaction moved none");
 }
 
 TEST_HARNESS_MAIN
