@@ -329,16 +329,14 @@ out:
 }
 
 /*
- * Call @fn for each entry in [first, last]: under the lock, or under RCU
- * for an index that no longer changes (@stable: a layer's, whose views in
- * many processes should not share a lock cache line in every fault).
- * Inlined into each caller: the fault path runs it for every page of a
- * window, and an indirect call per page (a retpoline) cost more than the
- * walk itself.
+ * Fill the empty slots of @pages[i - first] with the entries i in
+ * [first, last], not referenced: the caller keeps them alive otherwise.
+ * Under the lock, or under RCU for an index that no longer changes
+ * (@stable: a layer's, whose views in many processes should not share a
+ * lock cache line in every fault).
  */
-static __always_inline void
-pages_walk(struct cowshare_pages *p, pgoff_t first, pgoff_t last, bool stable,
-	   void (*fn)(void *arg, pgoff_t idx, struct page *page), void *arg)
+void cowshare_pages_fill(struct cowshare_pages *p, pgoff_t first, pgoff_t last,
+			 struct page **pages, bool stable)
 {
 	XA_STATE(xas, &p->xa, first >> COWSHARE_CHUNK_SHIFT);
 	struct cowshare_chunk *c;
@@ -360,39 +358,14 @@ pages_walk(struct cowshare_pages *p, pgoff_t first, pgoff_t last, bool stable,
 
 			if (base + i > last)
 				break;
-			if (page && base + i >= first)
-				fn(arg, base + i, page);
+			if (page && base + i >= first && !pages[base + i - first])
+				pages[base + i - first] = page;
 		}
 	}
 	if (stable)
 		rcu_read_unlock();
 	else
 		xas_unlock(&xas);
-}
-
-struct pages_window {
-	pgoff_t first;
-	struct page **pages;
-};
-
-static void pages_fill_one(void *arg, pgoff_t idx, struct page *page)
-{
-	struct pages_window *w = arg;
-
-	if (!w->pages[idx - w->first])
-		w->pages[idx - w->first] = page;
-}
-
-/*
- * Fill the empty slots of @pages[i - first] with the entries i in
- * [first, last], not referenced: the caller keeps them alive otherwise.
- */
-void cowshare_pages_fill(struct cowshare_pages *p, pgoff_t first, pgoff_t last,
-			 struct page **pages, bool stable)
-{
-	struct pages_window w = { .first = first, .pages = pages };
-
-	pages_walk(p, first, last, stable, pages_fill_one, &w);
 }
 
 /* Entries in [first, last]. */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cowshare.h"
+#include "compat.h"
 
 /* Open /dev/cowshare; the fd or -errno (ENOENT: no node, module not loaded). */
 static int cowshare_open_dev(void)
@@ -118,14 +119,6 @@ int cowshare_global_info_sized(struct cowshare_global_info *info, size_t size)
  * the first version of it, which every one of them has. Programs built
  * against this header call the _sized ones through the header's macros.
  */
-int (cowshare_region_info)(int region, struct cowshare_region_info *info);
-int (cowshare_view_info)(int region, const void *addr,
-			 struct cowshare_view_info *info);
-int (cowshare_global_info)(struct cowshare_global_info *info);
-int (cowshare_list_regions)(uint64_t start_id,
-			    struct cowshare_region_entry *entries,
-			    unsigned int nr, uint64_t *total);
-
 int (cowshare_region_info)(int region, struct cowshare_region_info *info)
 {
 	return cowshare_region_info_sized(region, info,

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cowshare.h"
+#include "../lib/compat.h"
 
 #define FAKE_DEV_FD	1000
 #define FAKE_REGION_FD	1001
@@ -314,15 +315,6 @@ static int canary_intact(const unsigned char *p, size_t from, size_t to)
 			return 0;
 	return 1;
 }
-
-/* The 1.0 entry points, which programs linked before 1.1 still call. */
-int (cowshare_region_info)(int region, struct cowshare_region_info *info);
-int (cowshare_view_info)(int region, const void *addr,
-			 struct cowshare_view_info *info);
-int (cowshare_global_info)(struct cowshare_global_info *info);
-int (cowshare_list_regions)(uint64_t start_id,
-			    struct cowshare_region_entry *entries,
-			    unsigned int nr, uint64_t *total);
 
 static void test_caller_struct_size(void)
 {
