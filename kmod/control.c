@@ -132,80 +132,109 @@ static void cowshare_put_entries(struct cowshare_entry *rep, unsigned int n)
 }
 
 /*
- * One round: the copies in [*pos, round end], reported into the caller's
- * bitmap, then dropped if asked. Returns how many were reported, or an
- * error; 0 and *pos past the range when the view went away.
+ * Take references to the copies of the next round at or after *@pos into
+ * @op->rep, under the mmap read lock, and move *@pos past the round.
+ * Returns how many (0 when no copy is left in the range), with the round's
+ * first index in *@from and its last in *@end, or -EINTR.
  */
-static long cowshare_range_round(struct cowshare_range_op *op, pgoff_t *pos)
+static long cowshare_range_collect(struct cowshare_range_op *op, pgoff_t *pos,
+				   pgoff_t *from, pgoff_t *end)
 {
-	pgoff_t last = op->first + op->npages - 1, from, end;
-	DECLARE_BITMAP(bits, COWSHARE_ROUND_PAGES);
+	pgoff_t last = op->first + op->npages - 1;
 	struct mm_struct *mm = current->mm;
 	struct vm_area_struct *vma;
 	struct cowshare_view *view;
 	unsigned int n;
-	long ret;
 
 	if (mmap_read_lock_killable(mm))
 		return -EINTR;
 	vma = cowshare_range_vma(op);
-	if (!vma) {
-		mmap_read_unlock(mm);
-		*pos = last + 1;
-		return 0;
+	if (vma) {
+		view = cowshare_vma_view(vma);
+		/* Skip to the next copy: empty stretches cost nothing. */
+		*from = cowshare_pages_next(&view->copies, *pos, last);
 	}
-	view = cowshare_vma_view(vma);
-	/* Skip to the next copy: empty stretches cost nothing. */
-	from = cowshare_pages_next(&view->copies, *pos, last);
-	if (from > last) {
+	if (!vma || *from > last) {
 		mmap_read_unlock(mm);
 		*pos = last + 1;
 		return 0;
 	}
 	/* Rounds start at multiples of the round size: one bitmap word each. */
-	from = op->first + round_down(from - op->first, COWSHARE_ROUND_PAGES);
-	end = min(last, from + COWSHARE_ROUND_PAGES - 1);
+	*from = op->first + round_down(*from - op->first, COWSHARE_ROUND_PAGES);
+	*end = min(last, *from + COWSHARE_ROUND_PAGES - 1);
 	/* A round has at most COWSHARE_ROUND_PAGES copies: one gather takes them all. */
-	*pos = from;
-	n = cowshare_pages_gather(&view->copies, pos, end, op->rep, COWSHARE_ROUND_PAGES);
-	*pos = end + 1;
+	*pos = *from;
+	n = cowshare_pages_gather(&view->copies, pos, *end, op->rep, COWSHARE_ROUND_PAGES);
+	*pos = *end + 1;
 	mmap_read_unlock(mm);
+	return n;
+}
 
-	if (op->bitmap) {
-		unsigned int i;
+/* Write the round's bit of each of the @n copies collected to the user's bitmap. */
+static int cowshare_range_report(struct cowshare_range_op *op, pgoff_t from, pgoff_t end,
+				 unsigned int n)
+{
+	DECLARE_BITMAP(bits, COWSHARE_ROUND_PAGES);
+	unsigned int i;
 
-		bitmap_zero(bits, COWSHARE_ROUND_PAGES);
-		for (i = 0; i < n; i++)
-			__set_bit(op->rep[i].idx - from, bits);
-		/* Report before dropping: a failed report drops nothing of this round. */
-		if (copy_to_user(op->bitmap + (from - op->first) / 64, bits,
-				 DIV_ROUND_UP(end - from + 1, 64) * sizeof(u64))) {
-			cowshare_put_entries(op->rep, n);
-			return -EFAULT;
-		}
+	bitmap_zero(bits, COWSHARE_ROUND_PAGES);
+	for (i = 0; i < n; i++)
+		__set_bit(op->rep[i].idx - from, bits);
+	if (copy_to_user(op->bitmap + (from - op->first) / 64, bits,
+			 DIV_ROUND_UP(end - from + 1, 64) * sizeof(u64)))
+		return -EFAULT;
+	return 0;
+}
+
+/*
+ * Drop the @n copies collected from the view, if it is still mapped where
+ * it was. Returns how many were dropped, or -EINTR.
+ */
+static long cowshare_range_drop(struct cowshare_range_op *op, unsigned int n)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	struct cowshare_view *view;
+	unsigned int i;
+	long dropped = 0;
+
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	vma = cowshare_range_vma(op);
+	if (vma) {
+		view = cowshare_vma_view(vma);
+		mutex_lock(&view->ctl);
+		for (i = 0; i < n; i += COWSHARE_DROP_BATCH)
+			dropped += cowshare_drop_copies(view, vma, op->rep + i,
+							min_t(unsigned int, n - i,
+							      COWSHARE_DROP_BATCH));
+		mutex_unlock(&view->ctl);
 	}
-	ret = n;
-	if (op->drop && n) {
-		unsigned int i;
+	mmap_read_unlock(mm);
+	return dropped;
+}
 
-		ret = 0;
-		if (mmap_read_lock_killable(mm)) {
-			cowshare_put_entries(op->rep, n);
-			return -EINTR;
-		}
-		vma = cowshare_range_vma(op);
-		if (vma) {
-			view = cowshare_vma_view(vma);
-			mutex_lock(&view->ctl);
-			for (i = 0; i < n; i += COWSHARE_DROP_BATCH)
-				ret += cowshare_drop_copies(view, vma, op->rep + i,
-							    min_t(unsigned int, n - i,
-								  COWSHARE_DROP_BATCH));
-			mutex_unlock(&view->ctl);
-		}
-		mmap_read_unlock(mm);
-		/* A report counts what it reported, a reset what it dropped. */
-		if (op->bitmap)
+/*
+ * One round: the copies in [*@pos, round end], reported into the caller's
+ * bitmap, then dropped if asked. Returns how many were reported (a reset:
+ * dropped), or an error; 0 and *@pos past the range when the view went
+ * away.
+ */
+static long cowshare_range_round(struct cowshare_range_op *op, pgoff_t *pos)
+{
+	pgoff_t from, end;
+	long n, ret;
+
+	n = cowshare_range_collect(op, pos, &from, &end);
+	if (n <= 0)
+		return n;
+	ret = n;
+	/* Report before dropping: a failed report drops nothing of this round. */
+	if (op->bitmap)
+		ret = cowshare_range_report(op, from, end, n) ?: n;
+	if (ret >= 0 && op->drop) {
+		ret = cowshare_range_drop(op, n);
+		if (ret >= 0 && op->bitmap)
 			ret = n;
 	}
 	cowshare_put_entries(op->rep, n);

@@ -183,6 +183,67 @@ static int cowshare_layer_take_copies(struct cowshare_region *snap, struct cowsh
 }
 
 /*
+ * Whether the range of @region mapped at @addr can be snapshotted now, and
+ * at which offset of @region's pages it starts (*@first).
+ */
+static int cowshare_snapshot_check(struct cowshare_region *region, unsigned long addr,
+				   unsigned long npages, pgoff_t *first)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	int ret;
+
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	vma = cowshare_snapshot_vma(region, addr, npages, first);
+	ret = !vma ? -EINVAL : cowshare_view_usable(cowshare_vma_view(vma));
+	mmap_read_unlock(mm);
+	return ret;
+}
+
+/*
+ * Fill layer @snap, resting on @region's sealed base, with the view's
+ * copies of the range (and the entries of @region's own overlay, when it
+ * is a layer itself). The vma is looked up again: the caller may have
+ * remapped meanwhile.
+ */
+static int cowshare_snapshot_fill(struct cowshare_region *snap,
+				  struct cowshare_region *region, unsigned long addr,
+				  unsigned long npages)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	struct cowshare_view *view;
+	pgoff_t first;
+	int ret;
+
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	vma = cowshare_snapshot_vma(region, addr, npages, &first);
+	if (!vma || first != snap->root_off - region->root_off) {
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+	view = cowshare_vma_view(vma);
+	ret = cowshare_view_usable(view);
+	if (ret)
+		goto out_unlock;
+	mutex_lock(&view->ctl);
+	if (cowshare_region_is_layer(region)) {
+		/* Held even if the copy fails half-way: a layer's entries are holders. */
+		ret = cowshare_pages_dup(&snap->overlay, &region->overlay, first,
+					 first + npages - 1, first, GFP_KERNEL_ACCOUNT);
+		cowshare_layer_hold_all(snap);
+	}
+	if (!ret)
+		ret = cowshare_layer_take_copies(snap, view, vma, first);
+	mutex_unlock(&view->ctl);
+out_unlock:
+	mmap_read_unlock(mm);
+	return ret;
+}
+
+/*
  * Refused (EINVAL, EIO, EMFILE, ENOMEM before the seal), a snapshot
  * changes nothing. The source's base is sealed before its copies are
  * taken, and stays sealed if the snapshot then fails (ENOMEM, EINTR, or
@@ -192,18 +253,11 @@ static int cowshare_layer_take_copies(struct cowshare_region *snap, struct cowsh
 int cowshare_snapshot(struct cowshare_region *region, unsigned long addr,
 		      unsigned long npages, unsigned int flags)
 {
-	struct mm_struct *mm = current->mm;
 	struct cowshare_region *snap;
-	struct vm_area_struct *vma;
-	struct cowshare_view *view;
 	pgoff_t first;
 	int ret, fd;
 
-	if (mmap_read_lock_killable(mm))
-		return -EINTR;
-	vma = cowshare_snapshot_vma(region, addr, npages, &first);
-	ret = !vma ? -EINVAL : cowshare_view_usable(cowshare_vma_view(vma));
-	mmap_read_unlock(mm);
+	ret = cowshare_snapshot_check(region, addr, npages, &first);
 	if (ret)
 		return ret;
 
@@ -225,39 +279,13 @@ int cowshare_snapshot(struct cowshare_region *region, unsigned long addr,
 	 */
 	cowshare_region_seal_base(region);
 
-	if (mmap_read_lock_killable(mm)) {
-		ret = -EINTR;
-		goto out_iput;
-	}
-	/* Looked up again: the caller may have remapped meanwhile. */
-	vma = cowshare_snapshot_vma(region, addr, npages, &first);
-	if (!vma || first != snap->root_off - region->root_off) {
-		ret = -EINVAL;
-		goto out_unlock;
-	}
-	view = cowshare_vma_view(vma);
-	ret = cowshare_view_usable(view);
-	if (ret)
-		goto out_unlock;
-	mutex_lock(&view->ctl);
-	if (cowshare_region_is_layer(region)) {
-		/* Held even if the copy fails half-way: a layer's entries are holders. */
-		ret = cowshare_pages_dup(&snap->overlay, &region->overlay, first,
-					 first + npages - 1, first, GFP_KERNEL_ACCOUNT);
-		cowshare_layer_hold_all(snap);
-	}
-	if (!ret)
-		ret = cowshare_layer_take_copies(snap, view, vma, first);
-	mutex_unlock(&view->ctl);
-	mmap_read_unlock(mm);
+	ret = cowshare_snapshot_fill(snap, region, addr, npages);
 	if (ret)
 		goto out_iput;
 	ret = cowshare_region_install_reserved(snap, fd);
 	iput(snap->inode);
 	return ret;
 
-out_unlock:
-	mmap_read_unlock(mm);
 out_iput:
 	iput(snap->inode);	/* frees what was taken: every entry is a holder */
 out_fd:
