@@ -419,4 +419,24 @@ static inline void env_teardown(struct __test_metadata *_metadata,
 	EXPECT_EQ(env->before.meta_bytes, now.meta_bytes);
 }
 
+/*
+ * Whether the kernel is a KASAN one (make check-debug's): there a fault,
+ * an allocation or a vma split costs ten times what it does elsewhere,
+ * and tests that only measure scale (thousands of vmas, rounds of a race)
+ * run fewer, so that they end within their timeouts under emulation.
+ */
+static inline bool kernel_has_kasan(void)
+{
+	FILE *f = fopen("/proc/kallsyms", "re");
+	char line[256];
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, " __asan_load8\n") || strstr(line, " __asan_load8\t");
+	fclose(f);
+	return found;
+}
+
 #endif /* COWSHARE_TEST_H */

@@ -530,7 +530,7 @@ TEST_F_TIMEOUT(hostile, released_copy_leaves_no_pte, 300)
  * writers only change byte 1.
  */
 #define SNAP_RACE_PAGES		2048
-#define SNAP_RACE_ROUNDS	20
+#define SNAP_RACE_ROUNDS	20	/* 5 under KASAN: kernel_has_kasan() */
 
 struct snap_race {
 	char *view;
@@ -554,10 +554,11 @@ TEST_F_TIMEOUT(hostile, snapshot_takes_pages_written_meanwhile, 300)
 {
 	size_t len = SNAP_RACE_PAGES * psize(), p;
 	char *buf = malloc(psize());
-	int round, lost = 0;
+	int round, rounds = kernel_has_kasan() ? SNAP_RACE_ROUNDS / 4 : SNAP_RACE_ROUNDS;
+	int lost = 0;
 
 	ASSERT_NE(NULL, buf);
-	for (round = 0; round < SNAP_RACE_ROUNDS; round++) {
+	for (round = 0; round < rounds; round++) {
 		int fd = new_region(_metadata, len), first, second, k;
 		struct snap_race r[3];
 		pthread_t t[3];
@@ -671,36 +672,38 @@ TEST_F_TIMEOUT(hostile, write_fault_while_another_vma_moves, 120)
 }
 
 /*
- * A view split into 60000 vmas (mprotect of every other page), then one
- * of its vmas moved: every vma's ->close checked every pair of the view's
- * vmas for aliases (a minute in one mremap, a soft lockup), and every
- * close walked the whole list. Both are O(log n) or O(1) a vma now: the
+ * A view split into 60000 vmas (6000 under KASAN; mprotect of every other
+ * page), then one of its vmas moved: every vma's ->close checked every
+ * pair of the view's vmas for aliases (a minute in one mremap, a soft
+ * lockup), and every close walked the whole list. Both are O(log n) or O(1) a vma now: the
  * kernel's watchdog, which vm-run reports, would say otherwise.
  */
 #define MANY_VMAS	30000	/* read-only pages between writable ones: 60000 vmas */
+#define MANY_VMAS_KASAN	3000	/* a split costs ~4 ms under KASAN in emulation */
 
 TEST_F_TIMEOUT(hostile, view_of_many_vmas, 300)
 {
-	size_t len = (2 * MANY_VMAS + 2) * psize(), i;
+	size_t many = kernel_has_kasan() ? MANY_VMAS_KASAN : MANY_VMAS;
+	size_t len = (2 * many + 2) * psize(), i;
 	int fd = new_region(_metadata, len);
 	char *v, *spare, *moved;
 
 	v = map_view(_metadata, fd, len, PROT_READ | PROT_WRITE, 0);
-	for (i = 1; i < 2 * MANY_VMAS; i += 2)
+	for (i = 1; i < 2 * many; i += 2)
 		ASSERT_EQ(0, mprotect(v + i * psize(), psize(), PROT_READ)) TH_LOG("page %zu", i);
-	v[2 * MANY_VMAS * psize()] = 'x';
+	v[2 * many * psize()] = 'x';
 	spare = mmap(NULL, psize(), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, spare);
-	moved = mremap(v + 2 * MANY_VMAS * psize(), psize(), psize(),
+	moved = mremap(v + 2 * many * psize(), psize(), psize(),
 		       MREMAP_MAYMOVE | MREMAP_FIXED, spare);
 	ASSERT_EQ(spare, moved);
 	EXPECT_EQ('x', moved[0]);
 	/* No alias is left: a write here goes into a copy of this view only. */
 	moved[1] = 'y';
-	EXPECT_EQ(SIGSEGV, probe_access(v + 2 * MANY_VMAS * psize(), false));
+	EXPECT_EQ(SIGSEGV, probe_access(v + 2 * many * psize(), false));
 	EXPECT_EQ(0, munmap(moved, psize()));
-	EXPECT_EQ(0, munmap(v, 2 * MANY_VMAS * psize()));
-	EXPECT_EQ(0, munmap(v + (2 * MANY_VMAS + 1) * psize(), psize()));
+	EXPECT_EQ(0, munmap(v, 2 * many * psize()));
+	EXPECT_EQ(0, munmap(v + (2 * many + 1) * psize(), psize()));
 	EXPECT_EQ(0, close(fd));
 }
 

@@ -115,28 +115,15 @@ FIXTURE_TEARDOWN(cycles)
 }
 
 /*
- * KASAN (the debug kernel) keeps freed slab objects in a quarantine of up
- * to 1/32 of memory, and every module load at a new address records new
- * allocation stacks in its stack depot, which is never freed: measured
- * under check-debug, 100 load cycles of a module that does nothing add
- * ~11 MB of quarantined slab (drained by a cache shrink) and 2-3 MB of
- * stack depot (not drainable). Without KASAN, 100 cycles move MemFree by
- * -5..+12 MB (per-CPU lists, counted in free_kb() since) and free memory
- * with them counted by 0-4 MB.
+ * The bounds: KASAN (the debug kernel) keeps freed slab objects in a
+ * quarantine of up to 1/32 of memory, and every module load at a new
+ * address records new allocation stacks in its stack depot, which is never
+ * freed: measured under check-debug, 100 load cycles of a module that does
+ * nothing add ~11 MB of quarantined slab (drained by a cache shrink) and
+ * 2-3 MB of stack depot (not drainable). Without KASAN, 100 cycles moved
+ * MemFree by -5..+12 MB (the per-CPU lists), free memory as free_kb()
+ * counts it by about 0.1 MB.
  */
-static bool kernel_has_kasan(void)
-{
-	FILE *f = fopen("/proc/kallsyms", "re");
-	char line[256];
-	bool found = false;
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, " __asan_load8\n") || strstr(line, " __asan_load8\t");
-	fclose(f);
-	return found;
-}
 
 /* Shrink every slab cache: under KASAN that also empties its quarantine. */
 static void shrink_slabs(void)
