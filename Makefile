@@ -22,11 +22,13 @@
 #   make modules_install KDIR=DIR [DESTDIR=]   module for that kernel (kbuild)
 #   make dkms-source [DESTDIR=]   DESTDIR/usr/src/cowshare-VERSION/ for dkms
 #   make checkpatch           checkpatch.pl --strict on kmod/ and uapi/
+#   make kselftest-install DESTDIR=DIR   the selftests for this machine as a
+#                             kselftest tree: DIR/run_kselftest.sh
 #   make setup                host packages, kernels and tools (scripts/setup)
 #   make clean                build/ less the fetched kernels (build/cache)
 #   make help                 this text (the default goal)
 #
-# Every target first runs scripts/setup once (build/cache/.setup-done).
+# Every target first runs scripts/setup once (build/cache/.setup-done.2).
 
 # The targets t: the one list, COWSHARE_TARGETS="..." in scripts/targets.sh.
 ALL_TARGETS := $(shell sed -n 's/^COWSHARE_TARGETS="\(.*\)"$$/\1/p' scripts/targets.sh)
@@ -40,7 +42,9 @@ TARGETS ?= $(ALL_TARGETS)
 # VMs at a time in `make check` (measured: 1 is fastest on two cores)
 JOBS ?= 1
 
-SETUP_DONE := build/cache/.setup-done
+# .2: bumped when scripts/setup learns to fetch or install something new,
+# so that a machine set up before runs it again.
+SETUP_DONE := build/cache/.setup-done.2
 
 # Command-line variables (TARGET=, TARGETS=, KDIR=, JOBS=) would otherwise
 # reach every sub-make through MAKEFLAGS and override the sub-Makefiles'
@@ -53,7 +57,7 @@ $(error unknown target(s) $(unknown); known: $(ALL_TARGETS))
 endif
 
 .PHONY: all setup build userspace check checkpatch demo clean help check-debug fuzz bench \
-	install modules_install dkms-source \
+	install modules_install dkms-source kselftest-install \
 	$(addprefix build-,$(ALL_TARGETS))
 .DEFAULT_GOAL := help
 
@@ -86,6 +90,18 @@ userspace: $(SETUP_DONE)
 
 checkpatch: $(SETUP_DONE)
 	@scripts/checkpatch
+
+# The selftests as a kselftest install tree for this machine, as the
+# kernel's kselftest_install.sh writes one: DESTDIR/run_kselftest.sh runs
+# them (as root, with the module loaded). The guests' own copies, static,
+# are build/T/kselftest/ of `make build`.
+kselftest-install: userspace
+ifeq ($(DESTDIR),)
+	$(error kselftest-install needs DESTDIR=<directory>)
+endif
+	+$(MAKE) -C selftests O=$(CURDIR)/build/host/selftests CC=$(or $(HOSTCC),gcc) \
+		LIBCOWSHARE=$(CURDIR)/build/host/libcowshare.a \
+		DESTDIR=$(abspath $(DESTDIR)) kselftest_install
 
 check: $(SETUP_DONE)
 	+@scripts/check --jobs $(JOBS) $(TARGETS)
