@@ -21,22 +21,6 @@
 #include "kselftest_harness.h"
 #include "cowshare_test.h"
 
-/*
- * PFN of base page idx, seen through a fresh read-only one-page view
- * (a read maps the base page, never a copy).
- */
-static uint64_t base_pfn(struct __test_metadata *_metadata, int region,
-			 size_t idx)
-{
-	char *v = map_view(_metadata, region, psize(), PROT_READ,
-			   (off_t)(idx * psize()));
-	uint64_t pfn = touch_pfn(_metadata, v);
-
-	EXPECT_EQ(0, munmap(v, psize()));
-	EXPECT_NE(0, pfn);
-	return pfn;
-}
-
 FIXTURE(cow)
 {
 	struct cs_env env;
@@ -98,7 +82,6 @@ static char *cow_view(struct __test_metadata *_metadata,
 
 /* Region offset in bytes of view page i. */
 #define ROFF(self, i)	((off_t)(((self)->off + (i)) * psize()))
-#define VP(v, i)	((v) + (i) * psize())
 
 /*
  * Mapping allocates nothing, and neither does reading: a page no one ever
@@ -177,7 +160,7 @@ TEST_F(cow, read_shares_base_pfn)
 			TH_LOG("page %zu", i);
 		}
 		EXPECT_EQ(pfn, touch_pfn(_metadata, VP(rx, i)));
-		EXPECT_EQ(pfn, base_pfn(_metadata, self->region, self->off + i));
+		EXPECT_EQ(pfn, region_base_pfn(_metadata, self->region, self->off + i));
 	}
 
 	/* Another process, in a view of its own (not inherited). */
@@ -806,7 +789,7 @@ static void expect_base(struct __test_metadata *_metadata, int region,
 	EXPECT_TRUE(all_bytes(p, psize(), BASE_C(region_idx))) {
 		TH_LOG("region page %zu: '%c', not the base", region_idx, *p);
 	}
-	EXPECT_EQ(base_pfn(_metadata, region, region_idx), touch_pfn(_metadata, p));
+	EXPECT_EQ(region_base_pfn(_metadata, region, region_idx), touch_pfn(_metadata, p));
 }
 
 /* Write page i of the view (whole page): 'A' + region index. */

@@ -286,6 +286,31 @@ static inline bool dirty_bit(const uint64_t *bitmap, size_t i)
 	return (bitmap[i / 64] >> (i % 64)) & 1;
 }
 
+/* A range ioctl (DIRTY, RESET, SNAPSHOT) with raw arguments: its result or -errno. */
+static inline int range_raw(int fd, unsigned long cmd, uintptr_t addr,
+			    uint64_t length, uint32_t flags, uint64_t bitmap)
+{
+	struct cowshare_range r = {
+		.size = sizeof(r), .flags = flags, .addr = addr,
+		.length = length, .bitmap = bitmap,
+	};
+	int ret = ioctl(fd, cmd, &r);
+
+	return ret < 0 ? -errno : ret;
+}
+
+/* Page @i of the mapping at @v. */
+#define VP(v, i)	((v) + (size_t)(i) * psize())
+
+/* The id of a region (COWSHARE_IOC_REGION_INFO). */
+static inline uint64_t region_id(struct __test_metadata *_metadata, int region)
+{
+	struct cowshare_region_info ri;
+
+	region_info(_metadata, region, &ri);
+	return ri.id;
+}
+
 /*
  * PFN of base page idx of a region, seen through a fresh read-only
  * one-page view (a read maps the base page, never a copy).

@@ -53,7 +53,6 @@ FIXTURE_TEARDOWN(sys)
 	env_teardown(_metadata, &self->env);
 }
 
-#define VP(v, i)	((v) + (i) * psize())
 
 static uint64_t cow_faults(struct __test_metadata *_metadata, int region,
 			   const void *addr)
