@@ -427,20 +427,7 @@ TEST_F(ctl, reset_is_per_view)
 	EXPECT_EQ(0, munmap(b, self->len));
 }
 
-FIXTURE(misc)
-{
-	struct cs_env env;
-};
-
-FIXTURE_SETUP(misc)
-{
-	env_setup(_metadata, &self->env);
-}
-
-FIXTURE_TEARDOWN(misc)
-{
-	env_teardown(_metadata, &self->env);
-}
+CS_ENV_FIXTURE(misc)
 
 static double now_seconds(void)
 {

@@ -349,6 +349,24 @@ static inline void env_setup(struct __test_metadata *_metadata,
 	ASSERT_EQ(psize(), env->before.page_size);
 }
 
+/*
+ * A fixture of tests that build their own regions: only the counters'
+ * check around each test (env_setup(), env_teardown()).
+ */
+#define CS_ENV_FIXTURE(name)					\
+	FIXTURE(name)						\
+	{							\
+		struct cs_env env;				\
+	};							\
+	FIXTURE_SETUP(name)					\
+	{							\
+		env_setup(_metadata, &self->env);		\
+	}							\
+	FIXTURE_TEARDOWN(name)					\
+	{							\
+		env_teardown(_metadata, &self->env);		\
+	}
+
 /* fork() and record the child; in the child, returns 0 as fork does. */
 static inline pid_t env_fork(struct __test_metadata *_metadata,
 			     struct cs_env *env)

@@ -21,20 +21,7 @@
 #include "cowshare_test.h"
 
 
-FIXTURE(file_image)
-{
-	struct cs_env env;
-};
-
-FIXTURE_SETUP(file_image)
-{
-	env_setup(_metadata, &self->env);
-}
-
-FIXTURE_TEARDOWN(file_image)
-{
-	env_teardown(_metadata, &self->env);
-}
+CS_ENV_FIXTURE(file_image)
 
 /* A file in /tmp (tmpfs in the guest) of len bytes: byte i is (i * 7 + seed). */
 static int make_file(struct __test_metadata *_metadata, char *path, size_t len,

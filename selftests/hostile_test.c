@@ -31,20 +31,7 @@
 #include "kselftest_harness.h"
 #include "cowshare_test.h"
 
-FIXTURE(hostile)
-{
-	struct cs_env env;
-};
-
-FIXTURE_SETUP(hostile)
-{
-	env_setup(_metadata, &self->env);
-}
-
-FIXTURE_TEARDOWN(hostile)
-{
-	env_teardown(_metadata, &self->env);
-}
+CS_ENV_FIXTURE(hostile)
 
 #define CHAIN_LAYERS	300
 #define CHAIN_PAGES	16

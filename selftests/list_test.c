@@ -20,20 +20,7 @@
 #include "cowshare_test.h"
 
 
-FIXTURE(list)
-{
-	struct cs_env env;
-};
-
-FIXTURE_SETUP(list)
-{
-	env_setup(_metadata, &self->env);
-}
-
-FIXTURE_TEARDOWN(list)
-{
-	env_teardown(_metadata, &self->env);
-}
+CS_ENV_FIXTURE(list)
 
 /* Find region id in the listing, walking it in batches of batch. */
 static bool list_find(struct __test_metadata *_metadata, uint64_t id,

@@ -15,19 +15,7 @@
 
 #define NOBODY	65534
 
-FIXTURE(priv) {
-	struct cs_env env;
-};
-
-FIXTURE_SETUP(priv)
-{
-	env_setup(_metadata, &self->env);
-}
-
-FIXTURE_TEARDOWN(priv)
-{
-	env_teardown(_metadata, &self->env);
-}
+CS_ENV_FIXTURE(priv)
 
 /* The core semantics, as a plain user: exit status 0 when all held. */
 static int unprivileged_round(void)

@@ -84,20 +84,7 @@ TEST_F(sealed, write_to_a_hole_copies)
 	EXPECT_EQ(0, self->view[6 * psize() + 7]);
 }
 
-FIXTURE(seal)
-{
-	struct cs_env env;
-};
-
-FIXTURE_SETUP(seal)
-{
-	env_setup(_metadata, &self->env);
-}
-
-FIXTURE_TEARDOWN(seal)
-{
-	env_teardown(_metadata, &self->env);
-}
+CS_ENV_FIXTURE(seal)
 
 TEST_F(seal, seal)
 {

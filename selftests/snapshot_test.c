@@ -20,20 +20,7 @@
 #include "cowshare_test.h"
 
 
-FIXTURE(snapshot)
-{
-	struct cs_env env;
-};
-
-FIXTURE_SETUP(snapshot)
-{
-	env_setup(_metadata, &self->env);
-}
-
-FIXTURE_TEARDOWN(snapshot)
-{
-	env_teardown(_metadata, &self->env);
-}
+CS_ENV_FIXTURE(snapshot)
 
 TEST_F(snapshot, snapshot)
 {
