@@ -29,6 +29,19 @@ usage_block() {
 	on { sub(/^# ?/, ""); if ($0 != "" || text) { text = 1; print } }' "$1"
 }
 
+# tap_count LOG: "passed failed skipped" over the TAP result lines of LOG,
+# at every level of nesting: run_kselftest.sh prints a line per program
+# and nests each program's own results under it, prefixed "# ".
+tap_count() {
+	awk '
+	/^(# )*(not )?ok [0-9]+/ {
+		if ($0 ~ /^(# )*(not )?ok [0-9]+[^#]*# *[Ss][Kk][Ii][Pp]/) skip++
+		else if ($0 ~ /^(# )*not ok/) fail++
+		else pass++
+	}
+	END { printf "%d %d %d\n", pass, fail, skip }' "$1"
+}
+
 # target_parse TARGET: sets T_LINE (6.1|6.12), T_FLAVOUR (amd64, arm64,
 # arm64-16k, rt-amd64), T_DEBARCH (amd64|arm64), T_ARCH (x86|arm64),
 # T_CROSS (cross-compiler prefix or empty), T_CC (userspace compiler).
