@@ -9,6 +9,7 @@
 #include <linux/fs.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
+#include <linux/huge_mm.h>
 #include <asm/cacheflush.h>
 
 /*
@@ -44,6 +45,20 @@ static inline void cowshare_vm_flags_set(struct vm_area_struct *vma, vm_flags_t 
 	vm_flags_set(vma, flags);
 #else
 	vma->vm_flags |= flags;
+#endif
+}
+
+/*
+ * Whether do_set_pmd() refuses a PMD in @vma for MADV_NOHUGEPAGE or
+ * PR_SET_THP_DISABLE: 6.12's does (vma_thp_disabled()), 6.1's does not.
+ */
+static inline bool cowshare_thp_disabled(struct vm_area_struct *vma)
+{
+#if defined(COWSHARE_HAVE_VMA_THP_DISABLED) && defined(CONFIG_TRANSPARENT_HUGEPAGE)
+	/* Declared only with THP: without it there is no PMD to refuse. */
+	return vma_thp_disabled(vma, vma->vm_flags);
+#else
+	return false;
 #endif
 }
 

@@ -43,6 +43,8 @@ int cowshare_view_info(struct cowshare_region *region, struct cowshare_view_info
 						   first + vma_pages(vma) - 1);
 	info->read_faults = atomic_long_read(&view->read_faults);
 	info->cow_faults = atomic_long_read(&view->cow_faults);
+	info->view_flags = cowshare_vma_huge(vma) ? COWSHARE_VIEW_HUGE : 0;
+	info->pmd_maps = atomic_long_read(&view->pmd_maps);
 	mmap_read_unlock(mm);
 	return 0;
 }

@@ -66,11 +66,19 @@ struct cowshare_stats {
 	atomic_long_t cache_pages;	/* physical base pages in roots' page caches */
 	atomic_long_t zero_pages;	/* pages the module uses as its zero page */
 	atomic_long_t meta_bytes;	/* its own objects: regions, views, index chunks */
+	atomic_long_t huge_folios;	/* PMD-size folios in roots' page caches */
+	atomic_long_t pmd_maps;		/* PMD mappings views made, since load */
+	atomic_long_t huge_fallbacks;	/* PMD-size base folios not allocated */
 };
 
 extern struct cowshare_stats cowshare_stats;
 extern unsigned long cowshare_max_region_size;
 extern unsigned int cowshare_fault_around_pages;
+extern bool cowshare_huge;
+
+/* A PMD-size folio: what one PMD maps (2 MiB on 4 KiB pages, 32 MiB on 16 KiB). */
+#define COWSHARE_PMD_ORDER	(PMD_SHIFT - PAGE_SHIFT)
+#define COWSHARE_PMD_PAGES	BIT(COWSHARE_PMD_ORDER)
 
 /*
  * An index of pages by offset: a view's copies, a layer's own base pages.
@@ -90,6 +98,7 @@ struct cowshare_file_key {
 	u64 version;
 	u64 offset;
 	pgoff_t npages;
+	bool no_huge;			/* not the file's: how the image holds it */
 };
 
 struct cowshare_region {
@@ -104,6 +113,12 @@ struct cowshare_region {
 	bool exec_mapped;		/* some view had VM_MAYEXEC: keep icache in sync */
 	bool sealed;			/* base immutable: smp_store_release under inode lock */
 	bool file_image;		/* made by COWSHARE_IOC_CREATE_FROM_FILE */
+	/*
+	 * A base write (or a file image's read) that covers a whole aligned
+	 * PMD range of a root puts one PMD-size folio there, unless @no_huge.
+	 */
+	bool no_huge;
+	atomic_long_t huge_folios;
 	/*
 	 * A root: @root is itself and its base pages are its page cache;
 	 * @holes_sem orders a base write filling a hole (views map the zero
@@ -157,6 +172,7 @@ struct cowshare_view {
 	atomic_long_t nr_copies;
 	atomic_long_t read_faults;
 	atomic_long_t cow_faults;
+	atomic_long_t pmd_maps;
 };
 
 /* One vma of a view: the vma's vm_private_data. */
@@ -169,6 +185,16 @@ struct cowshare_vma {
 static inline struct cowshare_view *cowshare_vma_view(const struct vm_area_struct *vma)
 {
 	return ((struct cowshare_vma *)vma->vm_private_data)->view;
+}
+
+/*
+ * A huge view's vmas are ordinary file vmas (no VM_MIXEDMAP), so that the
+ * core can map its root's PMD-size base folios with PMDs: see
+ * cowshare_view_mmap() and fault.c.
+ */
+static inline bool cowshare_vma_huge(const struct vm_area_struct *vma)
+{
+	return !(vma->vm_flags & VM_MIXEDMAP);
 }
 
 /*

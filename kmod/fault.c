@@ -83,17 +83,74 @@ static void cowshare_map_end(struct cowshare_view *view, bool holes)
 }
 
 /*
- * ->map_pages maps nothing: ->fault maps the whole window, the root's
- * base pages with the rest, in one vm_insert_pages() pass. Measured on
- * 6.12-amd64, that pass maps a page cache page faster than
- * filemap_map_pages() (which locks and unlocks every folio), and a window
- * mixing base pages with holes or copies costs one fault, not two. The
- * op stays because 6.12 calls ->fault under the per-vma lock only for a
- * vma that has it (vmf_can_call_fault()).
+ * Huge views (cowshare_vma_huge()) are ordinary file vmas of a sealed root
+ * whose every page is in its page cache. The core maps their base pages:
+ * a PMD-size folio with one PMD where the view holds no copy in that PMD
+ * range, ptes elsewhere (filemap_map_pages() from ->map_pages), and the
+ * page ->fault returns. That page is mapped after ->fault returned, out of
+ * map_sem: so whoever changes what a huge view shows at an offset also
+ * waits, after the drain, for the lock of the page it showed there
+ * (->fault returns pages locked and the core maps them before unlocking),
+ * and only then zaps.
+ *
+ * A PMD over a copy would show the base instead of the view's own page.
+ * The core makes a PMD only on an empty pmd, and a PMD range in which the
+ * view holds a copy always has a page table: a write fault maps the copy
+ * with a pte; a read ->fault that finds the pmd empty in such a range (a
+ * fork child's view, or a zap that split a PMD) makes the table first,
+ * under the lock of the range's PMD-size folio, which every PMD mapping of
+ * that folio also holds; fault-around leaves such a range to ->fault.
+ */
+static vm_fault_t cowshare_huge_map_pages(struct vm_fault *vmf, struct cowshare_view *view)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	unsigned long haddr = vmf->address & PMD_MASK;
+	pgoff_t first, last, pos, copy;
+	vm_fault_t ret = 0;
+	bool none;
+
+	if (READ_ONCE(view->fork_failed) || !down_read_trylock(&view->map_sem))
+		return 0;
+	/* The whole page table's worth, within the vma: one fault maps it all. */
+	first = linear_page_index(vma, max(haddr, vma->vm_start));
+	last = linear_page_index(vma, min(haddr + PMD_SIZE, vma->vm_end) - 1);
+	none = pmd_none(READ_ONCE(*vmf->pmd));
+	/* Under 6.12's rcu_read_lock(): cowshare_pages_next() never sleeps. */
+	if (cowshare_pages_next(&view->copies, first - view->shift, last - view->shift) >
+	    last - view->shift) {
+		ret = filemap_map_pages(vmf, first, last);
+		if (none && pmd_trans_huge(READ_ONCE(*vmf->pmd))) {
+			atomic_long_inc(&view->pmd_maps);
+			atomic_long_inc(&cowshare_stats.pmd_maps);
+		}
+	} else if (!none) {
+		/* The runs between the view's copies: base pages, with ptes. */
+		for (pos = first; pos <= last; pos = copy + 1) {
+			copy = cowshare_pages_next(&view->copies, pos - view->shift,
+						   last - view->shift) + view->shift;
+			if (copy > pos)
+				ret |= filemap_map_pages(vmf, pos, copy - 1);
+		}
+	}
+	up_read(&view->map_sem);
+	return ret;
+}
+
+/*
+ * ->map_pages: fault-around of a huge view (above). For the others it maps
+ * nothing: ->fault maps the whole window, the root's base pages with the
+ * rest, in one vm_insert_pages() pass. Measured on 6.12-amd64, that pass
+ * maps a page cache page faster than filemap_map_pages() (which locks and
+ * unlocks every folio), and a window mixing base pages with holes or
+ * copies costs one fault, not two. The op exists for them too because
+ * 6.12 calls ->fault under the per-vma lock only for a vma that has it
+ * (vmf_can_call_fault()).
  */
 vm_fault_t cowshare_vm_map_pages(struct vm_fault *vmf, pgoff_t start_pgoff, pgoff_t end_pgoff)
 {
-	return 0;
+	if (!cowshare_vma_huge(vmf->vma))
+		return 0;
+	return cowshare_huge_map_pages(vmf, cowshare_vma_view(vmf->vma));
 }
 
 /*
@@ -253,6 +310,101 @@ static int cowshare_map_root_page(struct vm_fault *vmf, struct cowshare_view *vi
 	return err;
 }
 
+static int cowshare_pte_table_only(pte_t *pte, unsigned long addr, void *data)
+{
+	return 0;
+}
+
+/*
+ * Before a huge view's ->fault returns base page @page locked: if @page
+ * is part of a PMD-size folio, the pmd is empty and the view holds a copy
+ * in the folio's range, give the range a page table, or the core would
+ * map the whole folio with one PMD, over the copies. No PMD of the folio
+ * can be made meanwhile: every PMD mapping of it holds its lock, as the
+ * caller does. apply_to_page_range() only allocates the table here; its
+ * callback writes no pte. Without copies there, the core maps the PMD:
+ * counted.
+ */
+static int cowshare_huge_need_table(struct vm_fault *vmf, struct cowshare_view *view,
+				    struct page *page)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct folio *folio = page_folio(page);
+	unsigned long haddr = vmf->address & PMD_MASK;
+	pgoff_t first;
+
+	if (folio_order(folio) != COWSHARE_PMD_ORDER || !pmd_none(READ_ONCE(*vmf->pmd)))
+		return 0;
+	first = folio->index - view->shift;
+	if (cowshare_pages_next(&view->copies, first, first + COWSHARE_PMD_PAGES - 1) <
+	    first + COWSHARE_PMD_PAGES)
+		return apply_to_page_range(vma->vm_mm, vmf->address & PAGE_MASK, PAGE_SIZE,
+					   cowshare_pte_table_only, NULL);
+	/*
+	 * The core maps all of the folio with one PMD (finish_fault() ->
+	 * do_set_pmd()) when the vma holds the whole, aligned range, as
+	 * fault-around would but for the folio that ends at i_size.
+	 */
+	if (haddr >= vma->vm_start && haddr + PMD_SIZE <= vma->vm_end &&
+	    linear_page_index(vma, haddr) == folio->index && !cowshare_thp_disabled(vma)) {
+		atomic_long_inc(&view->pmd_maps);
+		atomic_long_inc(&cowshare_stats.pmd_maps);
+	}
+	return 0;
+}
+
+/*
+ * A read of a huge view: what it shows at @idx, its copy or the base page,
+ * returned locked for the core to map (with a PMD where it can). Page
+ * locks are only tried under map_sem: a changer may hold one while it
+ * drains.
+ */
+static vm_fault_t cowshare_huge_read_fault(struct vm_fault *vmf, struct cowshare_view *view,
+					   pgoff_t idx)
+{
+	struct address_space *mapping = view->region->inode->i_mapping;
+	struct page *page;
+	bool base;
+	int err;
+
+	for (;;) {
+		down_read(&view->map_sem);
+		page = cowshare_pages_get(&view->copies, idx);
+		base = !page;
+		if (base)
+			page = pagecache_get_page(mapping, idx + view->shift, 0, 0);
+		if (!page) {
+			/* A huge view's root has no hole: only a poisoned page goes. */
+			up_read(&view->map_sem);
+			return VM_FAULT_SIGBUS;
+		}
+		if (trylock_page(page)) {
+			/* A base page migrated meanwhile is no longer the base. */
+			if (!base || page_folio(page)->mapping == mapping)
+				break;
+			unlock_page(page);
+			up_read(&view->map_sem);
+		} else {
+			up_read(&view->map_sem);
+			lock_page(page);
+			unlock_page(page);
+		}
+		put_page(page);
+	}
+	/* Never hand the core a poisoned page locked: it would evict its folio. */
+	err = PageHWPoison(page) ? -EHWPOISON :
+	      base ? cowshare_huge_need_table(vmf, view, page) : 0;
+	up_read(&view->map_sem);
+	if (err) {
+		unlock_page(page);
+		put_page(page);
+		return err == -EHWPOISON ? VM_FAULT_HWPOISON : vmf_error(err);
+	}
+	atomic_long_inc(&view->read_faults);
+	vmf->page = page;
+	return VM_FAULT_LOCKED;
+}
+
 static vm_fault_t cowshare_read_fault(struct vm_fault *vmf, struct cowshare_view *view,
 				      pgoff_t idx)
 {
@@ -298,8 +450,6 @@ static struct page *cowshare_new_copy(struct cowshare_view *view, struct vm_area
 	cowshare_copy_fill(copy, src, addr, vma);
 	if (lock_src)
 		unlock_page(src);
-	if (src && src != old)
-		put_page(src);
 
 	get_page(copy);			/* the caller's; the allocation's is the index's */
 	if (old) {
@@ -310,6 +460,8 @@ static struct page *cowshare_new_copy(struct cowshare_view *view, struct vm_area
 			ret = -EAGAIN;
 	}
 	if (ret) {
+		if (src && src != old)
+			put_page(src);
 		put_page(copy);
 		cowshare_copy_discard(copy);
 		return ret == -EAGAIN ? NULL : ERR_PTR(ret);
@@ -324,7 +476,14 @@ static struct page *cowshare_new_copy(struct cowshare_view *view, struct vm_area
 	 * would write into this view (a fork relative's copy).
 	 */
 	cowshare_view_drain(view);
+	/* A huge view's ->fault returned @src locked: the core maps it before unlocking. */
+	if (src && cowshare_vma_huge(vma)) {
+		lock_page(src);
+		unlock_page(src);
+	}
 	cowshare_view_zap(view, vma, idx, 1);
+	if (src && src != old)
+		put_page(src);
 	if (old)
 		cowshare_copy_release(old);
 	return copy;
@@ -388,6 +547,15 @@ static vm_fault_t cowshare_write_fault(struct vm_fault *vmf, struct cowshare_vie
 	page = cowshare_writable_copy(view, vmf->vma, idx, vmf->address, &zapped);
 	if (IS_ERR(page))
 		return vmf_error(PTR_ERR(page));
+	/*
+	 * __do_fault() evicts the page cache folio of a poisoned page it gets
+	 * locked: a copy is in none (its mapping is only its futex key).
+	 */
+	if (unlikely(PageHWPoison(page))) {
+		unlock_page(page);
+		put_page(page);
+		return VM_FAULT_HWPOISON;
+	}
 	vmf->page = page;
 	return VM_FAULT_LOCKED;
 }
@@ -401,6 +569,8 @@ vm_fault_t cowshare_vm_fault(struct vm_fault *vmf)
 		return VM_FAULT_SIGBUS;
 	if (vmf->flags & FAULT_FLAG_WRITE)
 		return cowshare_write_fault(vmf, view, idx);
+	if (cowshare_vma_huge(vmf->vma))
+		return cowshare_huge_read_fault(vmf, view, idx);
 	return cowshare_read_fault(vmf, view, idx);
 }
 

@@ -130,7 +130,8 @@ static long cowshare_ioctl_create_from_file(struct cowshare_ucmd *ucmd)
 	struct cowshare_create_from_file *args = ucmd->cmd;
 	long ret;
 
-	if (args->flags & ~(COWSHARE_CLOEXEC | COWSHARE_SHARE_BY_FILE) || args->reserved)
+	if (args->flags & ~(COWSHARE_CLOEXEC | COWSHARE_SHARE_BY_FILE | COWSHARE_NO_HUGE) ||
+	    args->reserved)
 		return -EINVAL;
 	if (!args->length || offset_in_page(args->offset) ||
 	    args->offset > (u64)MAX_LFS_FILESIZE)
@@ -161,6 +162,9 @@ static long cowshare_ioctl_global_info(struct cowshare_ucmd *ucmd)
 	info->cache_pages = atomic_long_read(&cowshare_stats.cache_pages);
 	info->zero_pages = atomic_long_read(&cowshare_stats.zero_pages);
 	info->meta_bytes = atomic_long_read(&cowshare_stats.meta_bytes);
+	info->huge_folios = atomic_long_read(&cowshare_stats.huge_folios);
+	info->pmd_maps = atomic_long_read(&cowshare_stats.pmd_maps);
+	info->huge_fallbacks = atomic_long_read(&cowshare_stats.huge_fallbacks);
 	return cowshare_respond(ucmd, sizeof(*info));
 }
 
@@ -203,6 +207,7 @@ static long cowshare_ioctl_region_info(struct cowshare_ucmd *ucmd)
 	info->views = e.views;
 	info->region_flags = e.region_flags;
 	info->creator_uid = e.creator_uid;
+	info->huge_folios = atomic_long_read(&cowshare_ucmd_region(ucmd)->root->huge_folios);
 	return cowshare_respond(ucmd, sizeof(*info));
 }
 

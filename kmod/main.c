@@ -23,6 +23,11 @@ module_param_named(fault_around_pages, cowshare_fault_around_pages, uint, 0644);
 MODULE_PARM_DESC(fault_around_pages,
 		 "Pages a read fault maps around the faulting address: a power of two, at most one page table (default: one page table)");
 
+bool cowshare_huge = true;
+module_param_named(huge, cowshare_huge, bool, 0644);
+MODULE_PARM_DESC(huge,
+		 "Put a PMD-size folio in a new region's base where a write covers a whole PMD range, so that views can map it with one PMD (default Y; a region made with COWSHARE_NO_HUGE never does)");
+
 struct cowshare_stats cowshare_stats;
 
 /*

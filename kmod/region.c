@@ -63,9 +63,27 @@ static void cowshare_region_free(struct cowshare_region *region)
 		cowshare_layer_free(region);
 	else
 		atomic_long_sub(atomic_long_read(&region->base_pages), &cowshare_stats.cache_pages);
+	atomic_long_sub(atomic_long_read(&region->huge_folios), &cowshare_stats.huge_folios);
 	atomic_long_sub(atomic_long_read(&region->base_pages), &cowshare_stats.base_pages);
 	atomic_long_dec(&cowshare_stats.regions);
 	cowshare_meta_free(region, sizeof(*region));
+}
+
+/* Drop the region's own references of its PMD-size base folios (cowshare_base_huge()). */
+static void cowshare_base_unpin(struct inode *inode)
+{
+	XA_STATE(xas, &inode->i_mapping->i_pages, 0);
+	struct folio *folio;
+
+	rcu_read_lock();
+	xas_for_each(&xas, folio, ULONG_MAX) {
+		if (xas_retry(&xas, folio) || xa_is_value(folio))
+			continue;
+		/* The page cache's references keep it until the truncation. */
+		if (folio_order(folio) == COWSHARE_PMD_ORDER)
+			folio_put(folio);
+	}
+	rcu_read_unlock();
 }
 
 /* The last fd, the last view and the last layer over it are gone. */
@@ -73,6 +91,8 @@ static void cowshare_evict_inode(struct inode *inode)
 {
 	struct cowshare_region *region = inode->i_private;
 
+	if (region && atomic_long_read(&region->huge_folios))
+		cowshare_base_unpin(inode);
 	truncate_inode_pages_final(&inode->i_data);
 	clear_inode(inode);
 	if (region) {
@@ -159,6 +179,7 @@ struct cowshare_region *cowshare_region_alloc(pgoff_t npages)
 		goto err_unpin;
 	}
 	region->npages = npages;
+	region->no_huge = true;
 	region->creator = current_euid();
 	region->root = region;
 	INIT_LIST_HEAD(&region->node);
@@ -223,6 +244,24 @@ int cowshare_region_install_fd(struct cowshare_region *region, unsigned int flag
 	return fd < 0 ? fd : cowshare_region_install_reserved(region, fd);
 }
 
+/*
+ * A root's base may hold PMD-size folios unless its creator or the huge
+ * parameter says no, or the kernel cannot map them (no THP: PREEMPT_RT).
+ */
+static bool cowshare_want_no_huge(unsigned int flags)
+{
+	return !IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE) || (flags & COWSHARE_NO_HUGE) ||
+	       !READ_ONCE(cowshare_huge);
+}
+
+static void cowshare_region_allow_huge(struct cowshare_region *region, bool no_huge)
+{
+	if (no_huge)
+		return;
+	region->no_huge = false;
+	mapping_set_large_folios(region->inode->i_mapping);
+}
+
 int cowshare_region_create(u64 length, unsigned int flags)
 {
 	struct cowshare_region *region;
@@ -231,23 +270,101 @@ int cowshare_region_create(u64 length, unsigned int flags)
 	region = cowshare_region_alloc(DIV_ROUND_UP_ULL(length, PAGE_SIZE));
 	if (IS_ERR(region))
 		return PTR_ERR(region);
+	cowshare_region_allow_huge(region, cowshare_want_no_huge(flags));
 	fd = cowshare_region_install_fd(region, flags);
 	iput(region->inode);	/* the fd holds its own reference */
 	return fd;
 }
 
 /*
- * Base page @index of root @root for a base write, locked and referenced,
- * allocated zero-filled if it was a hole. Views map the zero page at a
- * hole: once the page is in the page cache (new mappings find it), the
- * drain of holes_sem waits out mappings made from the old state, and
- * their zero-page ptes are zapped.
+ * A base page entered the page cache of @root at [@index, @index + @nr),
+ * zero-filled and uptodate: the drain of holes_sem waits out views that
+ * mapped the zero page there from the old state, and their ptes go.
  */
-static struct page *cowshare_base_page(struct cowshare_region *root, pgoff_t index)
+static void cowshare_base_filled(struct cowshare_region *root, pgoff_t index, unsigned long nr)
+{
+	atomic_long_add(nr, &root->base_pages);
+	atomic_long_add(nr, &cowshare_stats.base_pages);
+	atomic_long_add(nr, &cowshare_stats.cache_pages);
+	down_write(&root->holes_sem);
+	up_write(&root->holes_sem);
+	unmap_mapping_pages(root->inode->i_mapping, index, nr, false);
+}
+
+/* Not with 64 KiB pages: a PMD-size folio is order 13 there, beyond the page cache's. */
+static bool cowshare_pmd_folio_fits(void)
+{
+	unsigned int order = COWSHARE_PMD_ORDER;
+
+	return order <= MAX_PAGECACHE_ORDER;
+}
+
+/*
+ * A PMD-size base folio at @index of @root, for a base write that covers
+ * all of it: locked, referenced, zero-filled and uptodate, its first page
+ * returned. NULL if the region or the kernel allows none there, the range
+ * holds a base page already, or no such folio can be had now without
+ * reclaim (counted as a fallback: the write goes on in 4 KiB pages).
+ */
+static struct page *cowshare_base_huge(struct cowshare_region *root, pgoff_t index)
+{
+	struct address_space *mapping = root->inode->i_mapping;
+	unsigned long first = index, i;
+	struct folio *folio;
+	gfp_t gfp;
+
+	if (!IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE) || root->no_huge ||
+	    !cowshare_pmd_folio_fits() ||
+	    !IS_ALIGNED(index, COWSHARE_PMD_PAGES) || root->npages - index < COWSHARE_PMD_PAGES)
+		return NULL;
+	if (xa_find(&mapping->i_pages, &first, index + COWSHARE_PMD_PAGES - 1, XA_PRESENT))
+		return NULL;
+	gfp = mapping_gfp_mask(mapping);
+	folio = folio_alloc(gfp | __GFP_NORETRY | __GFP_NOWARN, COWSHARE_PMD_ORDER);
+	if (!folio) {
+		atomic_long_inc(&cowshare_stats.huge_fallbacks);
+		return NULL;
+	}
+	for (i = 0; i < COWSHARE_PMD_PAGES; i++)
+		clear_highpage(folio_page(folio, i));
+	flush_dcache_folio(folio);
+	folio_mark_uptodate(folio);
+	/* Fails with -EEXIST if a 4 KiB base page came meanwhile; locked if not. */
+	if (filemap_add_folio(mapping, folio, index, gfp)) {
+		folio_put(folio);
+		return NULL;
+	}
+	/*
+	 * The region's own reference, until eviction: with it no split
+	 * (MADV_COLD or MADV_PAGEOUT of part of a PMD, in any view) and no
+	 * migration can take the folio apart, so @huge_folios stays exact
+	 * and every view keeps its PMDs.
+	 */
+	folio_get(folio);
+	atomic_long_inc(&root->huge_folios);
+	atomic_long_inc(&cowshare_stats.huge_folios);
+	cowshare_base_filled(root, index, COWSHARE_PMD_PAGES);
+	return folio_page(folio, 0);
+}
+
+/*
+ * Base page @index of root @root for a base write, locked and referenced,
+ * allocated zero-filled if it was a hole (in a PMD-size folio if
+ * @whole_pmd: the write covers the aligned PMD range @index starts). Views
+ * map the zero page at a hole: once the page is in the page cache (new
+ * mappings find it), cowshare_base_filled() zaps what they mapped before.
+ */
+static struct page *cowshare_base_page(struct cowshare_region *root, pgoff_t index,
+				       bool whole_pmd)
 {
 	struct address_space *mapping = root->inode->i_mapping;
 	struct page *page;
 
+	if (whole_pmd) {
+		page = cowshare_base_huge(root, index);
+		if (page)
+			return page;
+	}
 	page = pagecache_get_page(mapping, index, FGP_LOCK | FGP_CREAT, mapping_gfp_mask(mapping));
 	if (!page)
 		return ERR_PTR(-ENOMEM);
@@ -255,12 +372,7 @@ static struct page *cowshare_base_page(struct cowshare_region *root, pgoff_t ind
 		clear_highpage(page);
 		flush_dcache_page(page);
 		SetPageUptodate(page);
-		atomic_long_inc(&root->base_pages);
-		atomic_long_inc(&cowshare_stats.base_pages);
-		atomic_long_inc(&cowshare_stats.cache_pages);
-		down_write(&root->holes_sem);
-		up_write(&root->holes_sem);
-		unmap_mapping_pages(mapping, index, 1, false);
+		cowshare_base_filled(root, index, 1);
 	}
 	return page;
 }
@@ -309,7 +421,8 @@ static struct cowshare_region *cowshare_find_image(const struct cowshare_file_ke
 	struct cowshare_region *region;
 
 	list_for_each_entry(region, &cowshare_regions, node) {
-		if (!region->shared_image ||
+		/* An image is shared only with callers who asked for the same folios. */
+		if (!region->shared_image || region->no_huge != key->no_huge ||
 		    !cowshare_file_key_equal(&region->file_key, key))
 			continue;
 		/* igrab() fails while the region is being freed. */
@@ -337,7 +450,7 @@ static int cowshare_fill_from_file(struct cowshare_region *region, struct file *
 	fill = file_size > offset ?
 	       min_t(u64, region->npages, DIV_ROUND_UP_ULL(file_size - offset, PAGE_SIZE)) : 0;
 	for (idx = 0; idx < fill; idx++) {
-		page = cowshare_base_page(region, idx);
+		page = cowshare_base_page(region, idx, fill - idx >= COWSHARE_PMD_PAGES);
 		if (IS_ERR(page))
 			return PTR_ERR(page);
 		pos = offset + ((u64)idx << PAGE_SHIFT);
@@ -376,7 +489,7 @@ static struct cowshare_region *cowshare_publish_image(struct cowshare_region *re
 
 	if (cowshare_file_key(file, key->offset, key->npages, &after) ||
 	    !cowshare_file_key_equal(key, &after))
-		return region;
+		return region;		/* the file changed while it was read */
 	mutex_lock(&cowshare_regions_lock);
 	other = cowshare_find_image(key);
 	if (!other) {
@@ -412,6 +525,7 @@ int cowshare_region_create_from_file(const struct cowshare_create_from_file *arg
 	ret = cowshare_file_key(fd_file(f), args->offset, npages, &key);
 	if (ret)
 		goto out_fdput;
+	key.no_huge = cowshare_want_no_huge(args->flags);
 
 	if (share) {
 		mutex_lock(&cowshare_regions_lock);
@@ -426,6 +540,7 @@ int cowshare_region_create_from_file(const struct cowshare_create_from_file *arg
 		ret = PTR_ERR(region);
 		goto out_fdput;
 	}
+	cowshare_region_allow_huge(region, key.no_huge);
 	ret = cowshare_fill_from_file(region, fd_file(f), args->offset, key.size);
 	if (ret)
 		goto out_iput;
@@ -450,7 +565,8 @@ void cowshare_fill_region_info(struct cowshare_region *region, struct cowshare_r
 	e->private_pages = atomic_long_read(&region->private_pages);
 	e->views = atomic_long_read(&region->views);
 	e->region_flags = (cowshare_region_sealed(region) ? COWSHARE_REGION_SEALED : 0) |
-			  (region->file_image ? COWSHARE_REGION_FILE_IMAGE : 0);
+			  (region->file_image ? COWSHARE_REGION_FILE_IMAGE : 0) |
+			  (region->root->no_huge ? COWSHARE_REGION_NO_HUGE : 0);
 	e->creator_uid = from_kuid_munged(current_user_ns(), region->creator);
 }
 
@@ -604,7 +720,9 @@ static ssize_t cowshare_region_write_locked(struct kiocb *iocb, struct iov_iter 
 				done = -EFAULT;
 			break;
 		}
-		page = cowshare_base_page(region, pos >> PAGE_SHIFT);
+		page = cowshare_base_page(region, pos >> PAGE_SHIFT,
+					  IS_ALIGNED(pos, PMD_SIZE) &&
+					  iov_iter_count(from) >= PMD_SIZE);
 		if (IS_ERR(page)) {
 			if (!done)
 				done = PTR_ERR(page);
@@ -665,6 +783,8 @@ const struct file_operations cowshare_region_fops = {
 	.read_iter = cowshare_region_read_iter,
 	.write_iter = cowshare_region_write_iter,
 	.mmap = cowshare_region_mmap,
+	/* PMD-aligned views where they are large enough: huge views need it (NULL without THP). */
+	.get_unmapped_area = thp_get_unmapped_area,
 	.fsync = noop_fsync,		/* msync(MS_SYNC) of a view: nothing to write back */
 	.unlocked_ioctl = cowshare_region_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,

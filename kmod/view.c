@@ -5,8 +5,10 @@
  *
  * A view's vmas are VM_MIXEDMAP, so that faults can map pages that are in
  * no page cache (copies, layer pages, the zero page) many at a time with
- * vm_insert_pages(); that makes them VM_SPECIAL (never merged, skipped by
- * mlock and khugepaged). VM_DONTEXPAND refuses what would let two vmas of
+ * vm_insert_pages(), except a huge view's (cowshare_view_huge()): those
+ * are ordinary file vmas, whose PMD-size base folios the core maps with
+ * PMDs. VM_DONTEXPAND makes both VM_SPECIAL (never merged, skipped by
+ * mlock, khugepaged and MADV_COLLAPSE). VM_DONTEXPAND refuses what would let two vmas of
  * one view alias the same offsets: mremap() growth, MREMAP_DONTUNMAP and
  * mremap(old_size = 0). A view only ever covers pages of its region: a
  * mapping past the region's end is refused.
@@ -377,6 +379,17 @@ static void cowshare_view_fork(struct cowshare_view *parent, struct vm_area_stru
 		return;
 	}
 	cowshare_fork_copies(parent, child, pvma, vma, first, last);
+	/*
+	 * A huge view maps copies one fault each (the core batches page
+	 * cache pages only), and both sides must map theirs again now: they
+	 * become 4 KiB views, which batch them. The parent's ptes are all
+	 * gone (cowshare_fork_copies() zapped its range), the child has none
+	 * yet, and no fault runs in either: no PMD is left under VM_MIXEDMAP.
+	 */
+	if (cowshare_vma_huge(vma)) {
+		cowshare_vm_flags_set(vma, VM_MIXEDMAP);
+		cowshare_vm_flags_set(pvma, VM_MIXEDMAP);
+	}
 }
 
 /* ->open: a vma of the view was split off, moved by mremap, or forked. */
@@ -572,6 +585,24 @@ void cowshare_view_close(struct vm_area_struct *vma)
  * vma indexes the root region (its vm_file is on the root's inode, so
  * that a zap of the root's mapping reaches it), shifted by the layer's offset.
  */
+/*
+ * Whether a new view in @vma is a huge view (fault.c): a sealed root with
+ * PMD-size base folios and every page written (a huge view never maps the
+ * zero page: ->fault returns the pages it maps, and a hole would need the
+ * one zero page locked), mapped at an address congruent with its offset
+ * modulo PMD_SIZE, without which no PMD can be made. The others are
+ * VM_MIXEDMAP, which lets ->fault map copies, layer pages and holes in one
+ * vm_insert_pages() pass, but makes a PMD of a page cache folio a leak
+ * (vma_is_special_huge()).
+ */
+static bool cowshare_view_huge(struct cowshare_region *region, struct vm_area_struct *vma)
+{
+	return IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE) && !cowshare_region_is_layer(region) &&
+	       cowshare_region_sealed(region) && atomic_long_read(&region->huge_folios) &&
+	       atomic_long_read(&region->base_pages) == region->npages &&
+	       IS_ALIGNED((vma->vm_start >> PAGE_SHIFT) - vma->vm_pgoff, COWSHARE_PMD_PAGES);
+}
+
 int cowshare_view_mmap(struct cowshare_region *region, struct vm_area_struct *vma)
 {
 	struct cowshare_view *view;
@@ -596,7 +627,10 @@ int cowshare_view_mmap(struct cowshare_region *region, struct vm_area_struct *vm
 		WRITE_ONCE(region->exec_mapped, true);
 	if (cowshare_region_is_layer(region))
 		vma_set_file(vma, region->root_file);
-	cowshare_vm_flags_set(vma, VM_MIXEDMAP | VM_DONTEXPAND);
+	if (cowshare_view_huge(region, vma))
+		cowshare_vm_flags_set(vma, VM_DONTEXPAND);
+	else
+		cowshare_vm_flags_set(vma, VM_MIXEDMAP | VM_DONTEXPAND);
 	vma->vm_pgoff += view->shift;
 	vma->vm_ops = &cowshare_vm_ops;
 	return 0;

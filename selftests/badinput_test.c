@@ -31,12 +31,12 @@ struct ioctl_desc {
 
 static const struct ioctl_desc ioctls[] = {
 	DESC(CREATE, ON_DEVICE, cowshare_create, COWSHARE_CREATE_SIZE_VER0,
-	     COWSHARE_CLOEXEC, false),
+	     COWSHARE_CLOEXEC | COWSHARE_NO_HUGE, false),
 	DESC(GLOBAL_INFO, ON_DEVICE, cowshare_global_info, COWSHARE_GLOBAL_INFO_SIZE_VER0,
 	     0, true),
 	DESC(CREATE_FROM_FILE, ON_DEVICE, cowshare_create_from_file,
-	     COWSHARE_CREATE_FROM_FILE_SIZE_VER0, COWSHARE_CLOEXEC | COWSHARE_SHARE_BY_FILE,
-	     false),
+	     COWSHARE_CREATE_FROM_FILE_SIZE_VER0,
+	     COWSHARE_CLOEXEC | COWSHARE_SHARE_BY_FILE | COWSHARE_NO_HUGE, false),
 	DESC(LIST_REGIONS, ON_DEVICE, cowshare_list_regions, COWSHARE_LIST_REGIONS_SIZE_VER0,
 	     0, true),
 	DESC(REGION_INFO, ON_REGION, cowshare_region_info, COWSHARE_REGION_INFO_SIZE_VER0,

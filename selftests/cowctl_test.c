@@ -173,6 +173,9 @@ TEST_F(cowctl, stats)
 	EXPECT_EQ((long long)psize(), json_u64(self->r.out, "page_size", NULL));
 	EXPECT_EQ((long long)gi.max_region_size,
 		  json_u64(self->r.out, "max_region_size", NULL));
+	EXPECT_EQ((long long)gi.huge_folios, json_u64(self->r.out, "huge_folios", NULL));
+	EXPECT_LE(0, json_u64(self->r.out, "pmd_maps", NULL));
+	EXPECT_LE(0, json_u64(self->r.out, "huge_fallbacks", NULL));
 	EXPECT_EQ(0, close(region));
 }
 

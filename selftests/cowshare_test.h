@@ -460,6 +460,28 @@ static inline void env_teardown(struct __test_metadata *_metadata,
 	EXPECT_EQ(env->before.copy_pages, now.copy_pages);
 	EXPECT_EQ(env->before.cache_pages, now.cache_pages);
 	EXPECT_EQ(env->before.meta_bytes, now.meta_bytes);
+	EXPECT_EQ(env->before.huge_folios, now.huge_folios);
+}
+
+/*
+ * The region_flags a new region gets from its kernel and module, not from
+ * its creator: COWSHARE_REGION_NO_HUGE where the kernel has no THP
+ * (PREEMPT_RT) or the huge parameter is off.
+ */
+static inline uint64_t default_region_flags(void)
+{
+	char huge = 'Y';
+	int fd;
+
+	if (access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK))
+		return COWSHARE_REGION_NO_HUGE;
+	fd = open("/sys/module/cowshare/parameters/huge", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (read(fd, &huge, 1) != 1)
+			huge = 'Y';
+		close(fd);
+	}
+	return huge == 'N' ? COWSHARE_REGION_NO_HUGE : 0;
 }
 
 /*

@@ -85,7 +85,7 @@ TEST_F(list, list_regions)
 		EXPECT_EQ(1, e.views);
 		EXPECT_EQ(1, e.private_pages);
 		EXPECT_EQ(0, e.base_pages);	/* the write copied the zero page */
-		EXPECT_EQ(0, e.region_flags);
+		EXPECT_EQ(default_region_flags(), e.region_flags);
 		EXPECT_EQ(geteuid(), e.creator_uid);
 		memset(&e, 0, sizeof(e));
 		EXPECT_TRUE(list_find(_metadata, idb, batch, &e));
@@ -93,7 +93,7 @@ TEST_F(list, list_regions)
 		EXPECT_EQ(1, e.views);
 		EXPECT_EQ(0, e.private_pages);
 		EXPECT_EQ(0, e.base_pages);	/* a read maps the zero page */
-		EXPECT_EQ(COWSHARE_REGION_SEALED, e.region_flags);
+		EXPECT_EQ(COWSHARE_REGION_SEALED | default_region_flags(), e.region_flags);
 	}
 
 	/* start_id: the regions from there on, in id order. */

@@ -359,7 +359,7 @@ TEST_F(dev, region_ids_unique)
 	EXPECT_EQ(0, a.base_pages);
 	EXPECT_EQ(0, a.private_pages);
 	EXPECT_EQ(0, a.views);
-	EXPECT_EQ(0, a.region_flags);
+	EXPECT_EQ(default_region_flags(), a.region_flags);
 	EXPECT_EQ(0, close(ra));
 	EXPECT_EQ(0, close(rb));
 }

@@ -40,6 +40,9 @@ static const struct u64_field global_fields[] = {
 	U64_FIELD(struct cowshare_global_info, views),
 	U64_FIELD(struct cowshare_global_info, page_size),
 	U64_FIELD(struct cowshare_global_info, max_region_size),
+	U64_FIELD(struct cowshare_global_info, huge_folios),
+	U64_FIELD(struct cowshare_global_info, pmd_maps),
+	U64_FIELD(struct cowshare_global_info, huge_fallbacks),
 	{ NULL, 0 },
 };
 
@@ -61,6 +64,7 @@ static const struct {
 } region_flag_names[] = {
 	{ "sealed", COWSHARE_REGION_SEALED },
 	{ "file_image", COWSHARE_REGION_FILE_IMAGE },
+	{ "no_huge", COWSHARE_REGION_NO_HUGE },
 };
 
 #define NR_REGION_FLAGS	(sizeof(region_flag_names) / sizeof(region_flag_names[0]))

@@ -27,14 +27,16 @@
 
 /* cowshare_create.flags */
 #define COWSHARE_CLOEXEC	_BITUL(0)	/* O_CLOEXEC on the region fd */
-#define COWSHARE_CREATE_FLAGS	(COWSHARE_CLOEXEC)
-/* cowshare_create_from_file.flags: also COWSHARE_CLOEXEC */
+/* base pages in 4 KiB folios only, never PMD-size ones (huge module parameter) */
+#define COWSHARE_NO_HUGE	_BITUL(2)
+#define COWSHARE_CREATE_FLAGS	(COWSHARE_CLOEXEC | COWSHARE_NO_HUGE)
+/* cowshare_create_from_file.flags: also COWSHARE_CLOEXEC, COWSHARE_NO_HUGE */
 #define COWSHARE_SHARE_BY_FILE	_BITUL(1)
 
 /**
  * struct cowshare_create - COWSHARE_IOC_CREATE: make a zero-filled region
  * @size: sizeof(struct cowshare_create) as the caller knows it
- * @flags: COWSHARE_CLOEXEC
+ * @flags: COWSHARE_CLOEXEC, COWSHARE_NO_HUGE
  * @length: bytes, 1 to the module's max_region_size; rounded up to pages
  *
  * Returns the new region fd.
@@ -63,6 +65,11 @@ struct cowshare_create {
  *	only after billions of mappings)
  * @meta_bytes: slab memory of the module's own objects (regions, views,
  *	their index chunks), as the allocator sizes them
+ * @huge_folios: PMD-size folios among the base pages of root regions (each
+ *	counts PMD_SIZE / page_size pages in @cache_pages)
+ * @pmd_maps: PMD mappings of base folios the views made, since load
+ * @huge_fallbacks: PMD-size base folios that could not be allocated (base
+ *	pages in 4 KiB folios instead), since load
  *
  * @base_pages and @private_pages count references (a page in two
  * indexes counts twice); @copy_pages + @cache_pages + @zero_pages is the
@@ -81,6 +88,9 @@ struct cowshare_global_info {
 	__u64 cache_pages;
 	__u64 zero_pages;
 	__u64 meta_bytes;
+	__u64 huge_folios;
+	__u64 pmd_maps;
+	__u64 huge_fallbacks;
 };
 
 /**
@@ -94,6 +104,7 @@ struct cowshare_global_info {
  * @views: live views of the region
  * @region_flags: COWSHARE_REGION_* bits
  * @creator_uid: effective uid of the process that created the region
+ * @huge_folios: PMD-size folios among its base pages
  */
 struct cowshare_region_info {
 	__u32 size;
@@ -105,12 +116,13 @@ struct cowshare_region_info {
 	__u64 views;
 	__u64 region_flags;
 	__u64 creator_uid;
+	__u64 huge_folios;
 };
 
 /**
  * struct cowshare_create_from_file - COWSHARE_IOC_CREATE_FROM_FILE
  * @size: sizeof(struct cowshare_create_from_file) as the caller knows it
- * @flags: COWSHARE_CLOEXEC, COWSHARE_SHARE_BY_FILE
+ * @flags: COWSHARE_CLOEXEC, COWSHARE_SHARE_BY_FILE, COWSHARE_NO_HUGE
  * @fd: a file descriptor of the file, open for reading
  * @reserved: must be zero
  * @offset: page-aligned offset into the file
@@ -175,6 +187,7 @@ struct cowshare_list_regions {
 /* cowshare_region_info.region_flags */
 #define COWSHARE_REGION_SEALED		_BITULL(0)
 #define COWSHARE_REGION_FILE_IMAGE	_BITULL(1)
+#define COWSHARE_REGION_NO_HUGE		_BITULL(2)	/* made with COWSHARE_NO_HUGE, or huge=0 */
 
 /**
  * struct cowshare_view_info - COWSHARE_IOC_VIEW_INFO (region fd)
@@ -187,6 +200,8 @@ struct cowshare_list_regions {
  * @private_pages: out: private copies the view holds in that mapping
  * @read_faults: out: faults that mapped base pages, whole view
  * @cow_faults: out: copies made on write, whole view
+ * @view_flags: out: COWSHARE_VIEW_* bits
+ * @pmd_maps: out: PMD mappings of base folios made, whole view
  */
 struct cowshare_view_info {
 	__u32 size;
@@ -198,7 +213,17 @@ struct cowshare_view_info {
 	__u64 private_pages;
 	__u64 read_faults;
 	__u64 cow_faults;
+	__u64 view_flags;
+	__u64 pmd_maps;
 };
+
+/*
+ * cowshare_view_info.view_flags: the view maps base folios through PMDs
+ * where the range holds nothing of its own (a sealed root region with
+ * every page written and PMD-size base folios, mapped at an address
+ * congruent with its offset modulo PMD_SIZE; see docs/design.md).
+ */
+#define COWSHARE_VIEW_HUGE		_BITULL(0)
 
 /**
  * struct cowshare_range - a page range of the caller's view of a region

@@ -1,0 +1,553 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Huge base folios and huge views: a base write that covers a whole PMD
+ * range puts one PMD-size folio in the region's base; a view of a sealed
+ * region whose every page is written maps those folios with one PMD each
+ * (FilePmdMapped in smaps), where it holds no copy of its own. A write
+ * splits that PMD in the writer's view only and copies one page; fork,
+ * MADV_DONTNEED, partial munmap/mprotect, mremap, ptrace writes, reset
+ * and snapshots keep what every view shows. PMD size is the kernel's
+ * (2 MiB on 4 KiB pages, 32 MiB on 16 KiB). Skipped, saying why, on a
+ * kernel without transparent huge pages (PREEMPT_RT).
+ */
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "cowshare_test.h"
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE	25
+#endif
+
+#define NR_PMDS		2
+#define KPF_COMPOUND_HEAD	15
+#define KPF_COMPOUND_TAIL	16
+
+static size_t pmd_size(void)
+{
+	static size_t size;
+	FILE *f;
+
+	if (size)
+		return size;
+	f = fopen("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", "re");
+	if (f) {
+		if (fscanf(f, "%zu", &size) != 1)
+			size = 0;
+		fclose(f);
+	}
+	return size;
+}
+
+#define PMD_PAGES	(pmd_size() / psize())
+
+/* The 8 bytes at the start of page @p of the image: which page it is. */
+static uint64_t page_tag(size_t p)
+{
+	return 0xc0f5000000000000ULL | p;
+}
+
+/* kB of FilePmdMapped in the smaps entry of the vma holding @addr. */
+static long file_pmd_kb(const void *addr)
+{
+	unsigned long start, end, want = (uintptr_t)addr;
+	char line[512];
+	bool in = false;
+	long kb = -1;
+	FILE *f = fopen("/proc/self/smaps", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+			in = want >= start && want < end;
+			continue;
+		}
+		if (in && sscanf(line, "FilePmdMapped: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
+static long minor_faults(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_minflt;
+}
+
+/* An address @len bytes long, free, aligned to a PMD (+ @skew bytes). */
+static char *pmd_aligned_hole(struct __test_metadata *_metadata, size_t len, size_t skew)
+{
+	char *p = mmap(NULL, len + 2 * pmd_size(), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *a;
+
+	ASSERT_NE(MAP_FAILED, p);
+	a = (char *)(((uintptr_t)p + pmd_size() - 1) & ~(uintptr_t)(pmd_size() - 1)) + skew;
+	munmap(p, len + 2 * pmd_size());
+	return a;
+}
+
+FIXTURE(huge)
+{
+	struct cs_env env;
+	int region;
+	size_t len;
+	char *v;
+};
+
+/* A sealed region of NR_PMDS PMD ranges, each page tagged, written in one pwrite. */
+static int huge_region(struct __test_metadata *_metadata, unsigned int flags, bool seal)
+{
+	size_t len = NR_PMDS * pmd_size(), p;
+	char *buf = malloc(len);
+	int fd;
+
+	ASSERT_NE(NULL, buf);
+	for (p = 0; p < len / psize(); p++) {
+		memset(buf + p * psize(), (int)(p % 251), psize());
+		memcpy(buf + p * psize(), &(uint64_t){ page_tag(p) }, sizeof(uint64_t));
+	}
+	fd = cowshare_create(len, COWSHARE_CLOEXEC | flags);
+	ASSERT_LE(0, fd);
+	base_write(_metadata, fd, buf, len, 0);
+	free(buf);
+	if (seal)
+		ASSERT_EQ(0, cowshare_seal(fd));
+	return fd;
+}
+
+static bool page_is_base(const char *v, size_t p)
+{
+	return *(const uint64_t *)(v + p * psize()) == page_tag(p) &&
+	       (unsigned char)v[p * psize() + psize() - 1] == p % 251;
+}
+
+/* Read every page; true if all show the base except @skip (if not -1). */
+static bool all_base_but(const char *v, size_t pages, size_t skip)
+{
+	for (size_t p = 0; p < pages; p++)
+		if (p != skip && !page_is_base(v, p))
+			return false;
+	return true;
+}
+
+FIXTURE_SETUP(huge)
+{
+	env_setup(_metadata, &self->env);
+	if (!pmd_size() || access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK))
+		SKIP(return, "the kernel has no transparent huge pages (PREEMPT_RT): views map base pages with ptes only");
+	self->len = NR_PMDS * pmd_size();
+	self->region = huge_region(_metadata, 0, true);
+	self->v = map_view(_metadata, self->region, self->len, PROT_READ | PROT_WRITE, 0);
+}
+
+FIXTURE_TEARDOWN(huge)
+{
+	if (self->v)
+		munmap(self->v, self->len);
+	if (self->region > 0)
+		close(self->region);
+	env_teardown(_metadata, &self->env);
+}
+
+TEST_F(huge, base_is_pmd_size_folios)
+{
+	struct cowshare_region_info ri;
+	struct cowshare_global_info gi;
+	uint64_t pfn0, flags[2] = { 0, 0 };
+	size_t p;
+	int kpf;
+
+	region_info(_metadata, self->region, &ri);
+	EXPECT_EQ(NR_PMDS, ri.huge_folios);
+	EXPECT_EQ(self->len / psize(), ri.base_pages);
+	EXPECT_FALSE(ri.region_flags & COWSHARE_REGION_NO_HUGE);
+	global_info(_metadata, &gi);
+	EXPECT_EQ(self->env.before.huge_folios + NR_PMDS, gi.huge_folios);
+	/* One folio: physically contiguous, aligned, compound to /proc/kpageflags. */
+	pfn0 = touch_pfn(_metadata, self->v);
+	ASSERT_NE(0, pfn0);
+	EXPECT_EQ(0, pfn0 % PMD_PAGES);
+	for (p = 1; p < PMD_PAGES; p += 37)
+		EXPECT_EQ(pfn0 + p, touch_pfn(_metadata, VP(self->v, p))) TH_LOG("page %zu", p);
+	kpf = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, kpf);
+	ASSERT_EQ(sizeof(flags), pread(kpf, flags, sizeof(flags), (off_t)(pfn0 * sizeof(flags[0]))));
+	close(kpf);
+	EXPECT_TRUE(flags[0] & (1ULL << KPF_COMPOUND_HEAD)) TH_LOG("kpageflags %#llx", (unsigned long long)flags[0]);
+	EXPECT_TRUE(flags[1] & (1ULL << KPF_COMPOUND_TAIL)) TH_LOG("kpageflags %#llx", (unsigned long long)flags[1]);
+	EXPECT_TRUE(all_base_but(self->v, self->len / psize(), (size_t)-1));
+}
+
+TEST_F(huge, read_maps_one_pmd_per_range)
+{
+	struct cowshare_view_info vi;
+	long before, faults;
+
+	EXPECT_EQ(0, (uintptr_t)self->v % pmd_size()) TH_LOG("view at %p", self->v);
+	view_info(_metadata, self->region, self->v, &vi);
+	EXPECT_TRUE(vi.view_flags & COWSHARE_VIEW_HUGE);
+	before = minor_faults();
+	EXPECT_TRUE(all_base_but(self->v, self->len / psize(), (size_t)-1));
+	faults = minor_faults() - before;
+	EXPECT_GE(NR_PMDS + 1, faults);
+	EXPECT_EQ((long)(self->len / 1024), file_pmd_kb(self->v));
+	view_info(_metadata, self->region, self->v, &vi);
+	EXPECT_EQ(NR_PMDS, vi.pmd_maps);
+	EXPECT_EQ(0, vi.private_pages);
+}
+
+TEST_F(huge, write_splits_only_the_writers_pmd)
+{
+	char *w = map_view(_metadata, self->region, self->len, PROT_READ | PROT_WRITE, 0);
+	struct cowshare_view_info vi;
+	size_t p = 5;
+	uint64_t base;
+
+	EXPECT_TRUE(all_base_but(self->v, self->len / psize(), (size_t)-1));
+	EXPECT_TRUE(all_base_but(w, self->len / psize(), (size_t)-1));
+	base = pagemap_pfn(_metadata, VP(w, p));
+	EXPECT_EQ(base, pagemap_pfn(_metadata, VP(self->v, p)));
+	w[p * psize() + 100] = 'W';
+	EXPECT_EQ('W', w[p * psize() + 100]);
+	EXPECT_NE(base, pagemap_pfn(_metadata, VP(w, p)));
+	/* The writer's first range is ptes now; the other view keeps both PMDs. */
+	EXPECT_EQ((long)(pmd_size() / 1024), file_pmd_kb(w));
+	EXPECT_EQ((long)(self->len / 1024), file_pmd_kb(self->v));
+	EXPECT_TRUE(all_base_but(self->v, self->len / psize(), (size_t)-1));
+	EXPECT_TRUE(all_base_but(w, self->len / psize(), p));
+	EXPECT_EQ(base + 1, touch_pfn(_metadata, VP(w, p + 1)));
+	EXPECT_EQ(p % 251, base_byte(_metadata, self->region, (off_t)(p * psize() + 100)));
+	view_info(_metadata, self->region, w, &vi);
+	EXPECT_EQ(1, vi.private_pages);
+	EXPECT_EQ(0, munmap(w, self->len));
+}
+
+/* A fork child of a view without copies maps the same PMDs. */
+TEST_F(huge, fork_child_maps_pmds)
+{
+	struct sync_pipes s;
+	pid_t pid;
+
+	EXPECT_TRUE(all_base_but(self->v, self->len / psize(), (size_t)-1));
+	sync_init(_metadata, &s);
+	pid = env_fork(_metadata, &self->env);
+	if (!pid) {
+		struct cowshare_view_info vi;
+		bool ok = all_base_but(self->v, self->len / psize(), (size_t)-1) &&
+			  file_pmd_kb(self->v) == (long)(self->len / 1024) &&
+			  !cowshare_view_info(self->region, self->v, &vi) &&
+			  (vi.view_flags & COWSHARE_VIEW_HUGE) &&
+			  touch_pfn(_metadata, self->v) == pagemap_pfn(_metadata, self->v);
+
+		self->v[9 * psize()] = 'C';	/* the child's own copy */
+		ok = ok && self->v[9 * psize()] == 'C' &&
+		     file_pmd_kb(self->v) == (long)(pmd_size() / 1024);
+		sync_post(s.to_parent[1]);
+		sync_wait(s.to_child[0]);
+		_exit(ok ? 0 : 1);
+	}
+	ASSERT_TRUE(sync_wait(s.to_parent[0]));
+	EXPECT_TRUE(all_base_but(self->v, self->len / psize(), (size_t)-1));
+	EXPECT_EQ((long)(self->len / 1024), file_pmd_kb(self->v));
+	sync_post(s.to_child[1]);
+	EXPECT_EQ(0, env_wait(_metadata, &self->env, pid));
+	sync_close(&s);
+}
+
+/*
+ * Views that share copies across a fork map them again one fault each in
+ * a huge view: both sides become 4 KiB views, and see what they saw.
+ */
+TEST_F(huge, fork_with_copies_makes_4k_views)
+{
+	size_t p = 3, q = PMD_PAGES + 9;
+	struct cowshare_view_info vi;
+	struct sync_pipes s;
+	pid_t pid;
+
+	self->v[p * psize() + 1] = 'P';
+	EXPECT_TRUE(all_base_but(self->v, self->len / psize(), p));
+	sync_init(_metadata, &s);
+	pid = env_fork(_metadata, &self->env);
+	if (!pid) {
+		bool ok = all_base_but(self->v, self->len / psize(), p) &&
+			  self->v[p * psize() + 1] == 'P' && file_pmd_kb(self->v) == 0 &&
+			  !cowshare_view_info(self->region, self->v, &vi) &&
+			  !(vi.view_flags & COWSHARE_VIEW_HUGE);
+
+		self->v[q * psize()] = 'C';
+		ok = ok && self->v[q * psize()] == 'C';
+		sync_post(s.to_parent[1]);
+		sync_wait(s.to_child[0]);
+		_exit(ok ? 0 : 1);
+	}
+	ASSERT_TRUE(sync_wait(s.to_parent[0]));
+	view_info(_metadata, self->region, self->v, &vi);
+	EXPECT_FALSE(vi.view_flags & COWSHARE_VIEW_HUGE);
+	EXPECT_EQ('P', self->v[p * psize() + 1]);
+	EXPECT_TRUE(all_base_but(self->v, self->len / psize(), p));
+	EXPECT_EQ(0, file_pmd_kb(self->v));
+	sync_post(s.to_child[1]);
+	EXPECT_EQ(0, env_wait(_metadata, &self->env, pid));
+	sync_close(&s);
+}
+
+/* MADV_COLD/MADV_PAGEOUT of part of a PMD would split the folio: it is pinned. */
+TEST_F(huge, cold_and_pageout_keep_the_folio)
+{
+	struct cowshare_region_info ri;
+	uint64_t pfn0;
+
+	EXPECT_TRUE(all_base_but(self->v, self->len / psize(), (size_t)-1));
+	pfn0 = pagemap_pfn(_metadata, self->v);
+	EXPECT_EQ(0, madvise(VP(self->v, 1), psize(), MADV_COLD));
+	EXPECT_EQ(0, madvise(VP(self->v, PMD_PAGES + 1), psize(), MADV_PAGEOUT));
+	EXPECT_EQ((long)(self->len / 1024), file_pmd_kb(self->v));
+	EXPECT_TRUE(all_base_but(self->v, self->len / psize(), (size_t)-1));
+	EXPECT_EQ(pfn0 + 5, pagemap_pfn(_metadata, VP(self->v, 5)));
+	region_info(_metadata, self->region, &ri);
+	EXPECT_EQ(NR_PMDS, ri.huge_folios);
+	/* A new view maps PMDs too. */
+	{
+		char *w = map_view(_metadata, self->region, self->len, PROT_READ, 0);
+
+		EXPECT_TRUE(all_base_but(w, self->len / psize(), (size_t)-1));
+		EXPECT_EQ((long)(self->len / 1024), file_pmd_kb(w));
+		EXPECT_EQ(0, munmap(w, self->len));
+	}
+}
+
+TEST_F(huge, dontneed_refaults_pmds_and_keeps_copies)
+{
+	size_t p = PMD_PAGES + 7;
+
+	EXPECT_TRUE(all_base_but(self->v, self->len / psize(), (size_t)-1));
+	self->v[p * psize()] = 'D';
+	ASSERT_EQ(0, madvise(self->v, self->len, MADV_DONTNEED));
+	EXPECT_EQ(0, file_pmd_kb(self->v));
+	EXPECT_EQ('D', self->v[p * psize()]);
+	EXPECT_TRUE(all_base_but(self->v, self->len / psize(), p));
+	/* The range without a copy is one PMD again. */
+	EXPECT_EQ((long)(pmd_size() / 1024), file_pmd_kb(self->v));
+}
+
+TEST_F(huge, partial_munmap_and_mprotect)
+{
+	size_t half = PMD_PAGES / 2, p;
+
+	EXPECT_TRUE(all_base_but(self->v, self->len / psize(), (size_t)-1));
+	ASSERT_EQ(0, munmap(VP(self->v, half), pmd_size() / 2));
+	for (p = 0; p < half; p++)
+		ASSERT_TRUE(page_is_base(self->v, p)) TH_LOG("page %zu", p);
+	ASSERT_EQ(0, mprotect(VP(self->v, PMD_PAGES), pmd_size() / 4, PROT_READ));
+	for (p = PMD_PAGES; p < 2 * PMD_PAGES; p++)
+		ASSERT_TRUE(page_is_base(self->v, p)) TH_LOG("page %zu", p);
+	self->v[(PMD_PAGES + half) * psize()] = 'M';
+	EXPECT_EQ('M', self->v[(PMD_PAGES + half) * psize()]);
+	EXPECT_EQ(SIGSEGV, probe_access(VP(self->v, PMD_PAGES + 1), true));
+	for (p = PMD_PAGES; p < 2 * PMD_PAGES; p++)
+		if (p != PMD_PAGES + half)
+			ASSERT_TRUE(page_is_base(self->v, p)) TH_LOG("page %zu", p);
+	/* The teardown unmaps what is left. */
+	munmap(self->v, half * psize());
+	munmap(VP(self->v, PMD_PAGES), pmd_size());
+	self->v = NULL;
+}
+
+TEST_F(huge, mremap_keeps_pmds_and_copies)
+{
+	char *to = pmd_aligned_hole(_metadata, self->len, 0), *m;
+	size_t p = 11;
+
+	EXPECT_TRUE(all_base_but(self->v, self->len / psize(), (size_t)-1));
+	self->v[p * psize()] = 'R';
+	m = mremap(self->v, self->len, self->len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+	ASSERT_EQ(to, m);
+	self->v = m;
+	EXPECT_EQ('R', m[p * psize()]);
+	EXPECT_TRUE(all_base_but(m, self->len / psize(), p));
+	EXPECT_EQ((long)(pmd_size() / 1024), file_pmd_kb(m));
+}
+
+TEST_F(huge, unaligned_view_maps_ptes)
+{
+	char *at = pmd_aligned_hole(_metadata, self->len, psize());
+	struct cowshare_view_info vi;
+	char *u;
+
+	u = mmap(at, self->len - psize(), PROT_READ, MAP_SHARED | MAP_FIXED_NOREPLACE,
+		 self->region, 0);
+	ASSERT_EQ(at, u);
+	view_info(_metadata, self->region, u, &vi);
+	EXPECT_FALSE(vi.view_flags & COWSHARE_VIEW_HUGE);
+	EXPECT_TRUE(all_base_but(u, self->len / psize() - 1, (size_t)-1));
+	EXPECT_EQ(0, munmap(u, self->len - psize()));
+}
+
+/* A debugger's write into a read-only view goes through ->access, unmapped. */
+TEST_F(huge, ptrace_write_before_the_first_read)
+{
+	char *r = map_view(_metadata, self->region, self->len, PROT_READ, 0);
+	size_t p = PMD_PAGES + 2;
+	int mem = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+
+	ASSERT_LE(0, mem);
+	ASSERT_EQ(4, pwrite(mem, "BRKP", 4, (off_t)(uintptr_t)VP(r, p)));
+	close(mem);
+	/* Base pages first: the range's first fault finds no page table. */
+	EXPECT_TRUE(all_base_but(r, self->len / psize(), p));
+	EXPECT_EQ(0, memcmp(VP(r, p), "BRKP", 4));
+	EXPECT_EQ((long)(pmd_size() / 1024), file_pmd_kb(r));
+	EXPECT_TRUE(page_is_base(self->v, p));
+	EXPECT_EQ(0, munmap(r, self->len));
+}
+
+TEST_F(huge, madv_collapse_is_refused)
+{
+	size_t p = 4;
+
+	self->v[p * psize()] = 'K';
+	ASSERT_EQ(0, madvise(self->v, self->len, MADV_DONTNEED));
+	EXPECT_NE(0, madvise(self->v, self->len, MADV_COLLAPSE));
+	EXPECT_EQ('K', self->v[p * psize()]);
+	EXPECT_TRUE(all_base_but(self->v, self->len / psize(), p));
+}
+
+TEST_F(huge, reset_and_snapshot)
+{
+	size_t p = PMD_PAGES - 1;
+	uint64_t *bitmap = calloc((self->len / psize() + 63) / 64, sizeof(*bitmap));
+	char *s;
+	int snap;
+
+	ASSERT_NE(NULL, bitmap);
+	self->v[p * psize()] = 'S';
+	ASSERT_EQ(1, cowshare_dirty(self->region, self->v, self->len, bitmap, 0));
+	EXPECT_TRUE(dirty_bit(bitmap, p));
+	snap = cowshare_snapshot(self->region, self->v, self->len, COWSHARE_CLOEXEC);
+	ASSERT_LE(0, snap);
+	s = map_view(_metadata, snap, self->len, PROT_READ, 0);
+	EXPECT_EQ('S', s[p * psize()]);
+	EXPECT_TRUE(all_base_but(s, self->len / psize(), p));
+	ASSERT_EQ(1, cowshare_reset(self->region, self->v, self->len));
+	EXPECT_TRUE(all_base_but(self->v, self->len / psize(), (size_t)-1));
+	EXPECT_EQ('S', s[p * psize()]);
+	EXPECT_EQ(0, munmap(s, self->len));
+	close(snap);
+	free(bitmap);
+}
+
+CS_ENV_FIXTURE(huge_policy);
+
+TEST_F(huge_policy, what_gets_pmd_size_folios)
+{
+	struct cowshare_region_info ri;
+	struct cowshare_view_info vi;
+	size_t len;
+	char *buf, *v;
+	int fd;
+
+	if (!pmd_size() || access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK))
+		SKIP(return, "the kernel has no transparent huge pages (PREEMPT_RT)");
+	len = NR_PMDS * pmd_size();
+	/* COWSHARE_NO_HUGE: 4 KiB folios, a pte view. */
+	fd = huge_region(_metadata, COWSHARE_NO_HUGE, true);
+	region_info(_metadata, fd, &ri);
+	EXPECT_EQ(0, ri.huge_folios);
+	EXPECT_TRUE(ri.region_flags & COWSHARE_REGION_NO_HUGE);
+	v = map_view(_metadata, fd, len, PROT_READ, 0);
+	view_info(_metadata, fd, v, &vi);
+	EXPECT_FALSE(vi.view_flags & COWSHARE_VIEW_HUGE);
+	EXPECT_TRUE(all_base_but(v, len / psize(), (size_t)-1));
+	munmap(v, len);
+	close(fd);
+	/* Unsealed: huge folios, but a pte view (base writes may still come). */
+	fd = huge_region(_metadata, 0, false);
+	region_info(_metadata, fd, &ri);
+	EXPECT_EQ(NR_PMDS, ri.huge_folios);
+	v = map_view(_metadata, fd, len, PROT_READ, 0);
+	view_info(_metadata, fd, v, &vi);
+	EXPECT_FALSE(vi.view_flags & COWSHARE_VIEW_HUGE);
+	munmap(v, len);
+	close(fd);
+	/* Writes that never cover a whole PMD range: 4 KiB folios. */
+	fd = new_region(_metadata, len);
+	buf = calloc(1, pmd_size());
+	ASSERT_NE(NULL, buf);
+	base_write(_metadata, fd, buf, pmd_size() - psize(), 0);
+	base_write(_metadata, fd, buf, pmd_size() - psize(), (off_t)(pmd_size() + psize()));
+	region_info(_metadata, fd, &ri);
+	EXPECT_EQ(0, ri.huge_folios);
+	close(fd);
+	free(buf);
+}
+
+/* A region longer than its PMD ranges: the last PMD-size folio ends before i_size. */
+TEST_F(huge_policy, region_with_a_tail)
+{
+	struct cowshare_region_info ri;
+	struct cowshare_view_info vi;
+	size_t len, p;
+	long before;
+	char *buf, *v;
+	int fd;
+
+	if (!pmd_size() || access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK))
+		SKIP(return, "the kernel has no transparent huge pages (PREEMPT_RT)");
+	len = NR_PMDS * pmd_size() + psize();
+	buf = malloc(len);
+	ASSERT_NE(NULL, buf);
+	for (p = 0; p < len / psize(); p++) {
+		memset(buf + p * psize(), (int)(p % 251), psize());
+		memcpy(buf + p * psize(), &(uint64_t){ page_tag(p) }, sizeof(uint64_t));
+	}
+	fd = new_region(_metadata, len);
+	base_write(_metadata, fd, buf, len, 0);
+	free(buf);
+	ASSERT_EQ(0, cowshare_seal(fd));
+	region_info(_metadata, fd, &ri);
+	EXPECT_EQ(NR_PMDS, ri.huge_folios);
+	v = map_view(_metadata, fd, len, PROT_READ, 0);
+	view_info(_metadata, fd, v, &vi);
+	EXPECT_TRUE(vi.view_flags & COWSHARE_VIEW_HUGE);
+	before = minor_faults();
+	EXPECT_TRUE(all_base_but(v, len / psize(), (size_t)-1));
+	EXPECT_GE(NR_PMDS + 2, minor_faults() - before);
+	EXPECT_EQ((long)(NR_PMDS * pmd_size() / 1024), file_pmd_kb(v));
+	view_info(_metadata, fd, v, &vi);
+	EXPECT_EQ(NR_PMDS, vi.pmd_maps);
+	munmap(v, len);
+	close(fd);
+}
+
+TEST_F(huge_policy, module_parameter_off)
+{
+	struct cowshare_region_info ri;
+	int par, fd;
+	char was = 'Y';
+
+	if (!pmd_size() || access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK))
+		SKIP(return, "the kernel has no transparent huge pages (PREEMPT_RT)");
+	par = open("/sys/module/cowshare/parameters/huge", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, par);
+	ASSERT_EQ(1, pread(par, &was, 1, 0));
+	ASSERT_EQ(1, pwrite(par, "N", 1, 0));
+	fd = huge_region(_metadata, 0, true);
+	ASSERT_EQ(1, pwrite(par, &was, 1, 0));
+	close(par);
+	region_info(_metadata, fd, &ri);
+	EXPECT_EQ(0, ri.huge_folios);
+	EXPECT_TRUE(ri.region_flags & COWSHARE_REGION_NO_HUGE);
+	close(fd);
+}
+
+TEST_HARNESS_MAIN
