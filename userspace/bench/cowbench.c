@@ -1019,7 +1019,8 @@ static const char *const m10_names[M10_N] = {
 static void s10(void)
 {
 	size_t len = mib(512), npages;	/* four images of it live at once */
-	double t[M10_N][MAXREPS], fl[M10_N][MAXREPS], pt[M10_N][MAXREPS];
+	double t[M10_N][MAXREPS], fl[M10_N][MAXREPS], pt[M10_N][MAXREPS], wr[2][MAXREPS];
+	size_t stride = 2 * MIB / pg;	/* a write every 2 MiB: one per PMD on 4 KiB pages */
 	int fd[M10_N], k, m;
 	char params[64], old[64];
 	struct cowshare_view_info vi;
@@ -1068,6 +1069,12 @@ static void s10(void)
 			t[m][k] = (double)(now_ns() - t0) / npages;
 			fl[m][k] = minflt() - f0;
 			pt[m][k] = vmpte_kib() - p0;
+			/* The first write to a page of each 2 MiB: PMD split + copy, or copy. */
+			if (m == M10_HUGE || m == M10_4K) {
+				t0 = now_ns();
+				write_pages(p, len, stride);
+				wr[m][k] = (double)(now_ns() - t0) / (npages / stride);
+			}
 			munmap(p, len);
 		}
 	}
@@ -1077,6 +1084,8 @@ static void s10(void)
 		emit("s10", params, len / MIB, m10_names[m], "ns_per_page", "ns", t[m], reps);
 		emit("s10", params, len / MIB, m10_names[m], "minflt", "faults", fl[m], reps);
 		emit("s10", params, len / MIB, m10_names[m], "vmpte", "KiB", pt[m], reps);
+		if (m == M10_HUGE || m == M10_4K)
+			emit("s10", params, len / MIB, m10_names[m], "first_write", "ns", wr[m], reps);
 		close(fd[m]);
 	}
 }

@@ -258,6 +258,14 @@ def goals(rows):
         text = "huge view: page tables <= 16 KiB per GiB (VmPTE)"
         add("huge_pte", text, "%.0f KiB/GiB" % (hp["median"] / gib), hp["median"] <= 16 * gib,
             "VmPTE grew %s KiB for %s" % (fmt(hp["median"]), h["params"]))
+        hw = find(rows, "s10", "cowshare_huge", "first_write")
+        cw = find(rows, "s10", "cowshare_4k", "first_write")
+        if hw and cw:
+            r = hw["median"] / cw["median"]
+            text = "huge view: first write to a PMD-mapped page <= 1.5x the first write to a pte-mapped one"
+            add("huge_first_write", text, "%.2fx" % r, r <= 1.5,
+                "%s ns (PMD split + 4 KiB copy) vs %s ns (4 KiB view), one write per 2 MiB" %
+                (fmt(hw["median"]), fmt(cw["median"])))
     else:
         missing("huge_read", "huge view: read of every page (s10)")
     return out
