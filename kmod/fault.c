@@ -23,6 +23,7 @@
 #include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
+#include <linux/sched/mm.h>
 
 #include "compat.h"
 #include "cowshare.h"
@@ -30,6 +31,11 @@
 static inline pgoff_t cowshare_fault_index(struct cowshare_view *view, struct vm_fault *vmf)
 {
 	return vmf->pgoff - view->shift;
+}
+
+static vm_fault_t cowshare_vmf_error(int err)
+{
+	return err == -EHWPOISON ? VM_FAULT_HWPOISON : vmf_error(err);
 }
 
 /*
@@ -299,7 +305,9 @@ static int cowshare_map_root_page(struct vm_fault *vmf, struct cowshare_view *vi
 		return 0;		/* filled since: the refault maps it */
 	err = 0;
 	/* Not uptodate: a base write is filling it; never wait here (holes_sem). */
-	if (PageUptodate(page)) {
+	if (PageHWPoison(page)) {
+		err = -EHWPOISON;
+	} else if (PageUptodate(page)) {
 		err = vm_insert_page(vmf->vma, vmf->address & PAGE_MASK, page);
 		if (!err || err == -EBUSY) {
 			*mapped = true;
@@ -333,13 +341,25 @@ static int cowshare_huge_need_table(struct vm_fault *vmf, struct cowshare_view *
 	unsigned long haddr = vmf->address & PMD_MASK;
 	pgoff_t first;
 
-	if (folio_order(folio) != COWSHARE_PMD_ORDER || !pmd_none(READ_ONCE(*vmf->pmd)))
+	if (folio_order(folio) != COWSHARE_PMD_ORDER || !pmd_none(READ_ONCE(*vmf->pmd)) ||
+	    folio_test_has_hwpoisoned(folio))
 		return 0;
 	first = folio->index - view->shift;
 	if (cowshare_pages_next(&view->copies, first, first + COWSHARE_PMD_PAGES - 1) <
-	    first + COWSHARE_PMD_PAGES)
-		return apply_to_page_range(vma->vm_mm, vmf->address & PAGE_MASK, PAGE_SIZE,
-					   cowshare_pte_table_only, NULL);
+	    first + COWSHARE_PMD_PAGES) {
+		unsigned int noreclaim;
+		int err;
+
+		/*
+		 * Under a lock every view of the folio waits on: no reclaim
+		 * (and no memcg limit) may stall them on this one table.
+		 */
+		noreclaim = memalloc_noreclaim_save();
+		err = apply_to_page_range(vma->vm_mm, vmf->address & PAGE_MASK, PAGE_SIZE,
+					  cowshare_pte_table_only, NULL);
+		memalloc_noreclaim_restore(noreclaim);
+		return err;
+	}
 	/*
 	 * The core maps all of the folio with one PMD (finish_fault() ->
 	 * do_set_pmd()) when the vma holds the whole, aligned range, as
@@ -398,7 +418,7 @@ static vm_fault_t cowshare_huge_read_fault(struct vm_fault *vmf, struct cowshare
 	if (err) {
 		unlock_page(page);
 		put_page(page);
-		return err == -EHWPOISON ? VM_FAULT_HWPOISON : vmf_error(err);
+		return cowshare_vmf_error(err);
 	}
 	atomic_long_inc(&view->read_faults);
 	vmf->page = page;
@@ -421,7 +441,7 @@ static vm_fault_t cowshare_read_fault(struct vm_fault *vmf, struct cowshare_view
 	atomic_long_inc(&view->read_faults);
 	if (mapped || !err)
 		return VM_FAULT_NOPAGE;
-	return err == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+	return cowshare_vmf_error(err);
 }
 
 /*
@@ -446,6 +466,18 @@ static struct page *cowshare_new_copy(struct cowshare_view *view, struct vm_area
 		lock_src = src && !cowshare_region_sealed(root);
 		if (lock_src)
 			lock_page(src);
+	}
+	/*
+	 * A poisoned page stays in a PMD-size base folio (the region's pin
+	 * keeps memory_failure() from splitting it out): never read it.
+	 */
+	if (unlikely(src && PageHWPoison(src))) {
+		if (lock_src)
+			unlock_page(src);
+		if (src != old)
+			put_page(src);
+		cowshare_copy_discard(copy);
+		return ERR_PTR(-EHWPOISON);
 	}
 	cowshare_copy_fill(copy, src, addr, vma);
 	if (lock_src)
@@ -476,8 +508,13 @@ static struct page *cowshare_new_copy(struct cowshare_view *view, struct vm_area
 	 * would write into this view (a fork relative's copy).
 	 */
 	cowshare_view_drain(view);
-	/* A huge view's ->fault returned @src locked: the core maps it before unlocking. */
-	if (src && cowshare_vma_huge(vma)) {
+	/*
+	 * A huge view's ->fault returned @src locked, and the core maps it
+	 * before unlocking: wait for that too. Whatever @vma is, another vma
+	 * of the view may be huge (an alias, after fork made this one a
+	 * 4 KiB vma).
+	 */
+	if (src) {
 		lock_page(src);
 		unlock_page(src);
 	}
@@ -535,8 +572,8 @@ static struct page *cowshare_writable_copy(struct cowshare_view *view,
 }
 
 /*
- * A write to an empty pte: return the view's exclusive copy locked; the
- * core calls ->page_mkwrite on it, then maps it writable.
+ * A write to an empty pte: return the view's exclusive copy; the core
+ * calls ->page_mkwrite on it, then maps it writable.
  */
 static vm_fault_t cowshare_write_fault(struct vm_fault *vmf, struct cowshare_view *view,
 				       pgoff_t idx)
@@ -546,18 +583,16 @@ static vm_fault_t cowshare_write_fault(struct vm_fault *vmf, struct cowshare_vie
 
 	page = cowshare_writable_copy(view, vmf->vma, idx, vmf->address, &zapped);
 	if (IS_ERR(page))
-		return vmf_error(PTR_ERR(page));
+		return cowshare_vmf_error(PTR_ERR(page));
 	/*
-	 * __do_fault() evicts the page cache folio of a poisoned page it gets
-	 * locked: a copy is in none (its mapping is only its futex key).
+	 * Unlocked: __do_fault() evicts the page cache folio of a poisoned
+	 * page it gets locked, and a copy is in none (its mapping is only its
+	 * futex key). The core locks it, then unlocks it again to call
+	 * ->page_mkwrite, which takes it and checks it is still exclusive.
 	 */
-	if (unlikely(PageHWPoison(page))) {
-		unlock_page(page);
-		put_page(page);
-		return VM_FAULT_HWPOISON;
-	}
+	unlock_page(page);
 	vmf->page = page;
-	return VM_FAULT_LOCKED;
+	return 0;
 }
 
 vm_fault_t cowshare_vm_fault(struct vm_fault *vmf)
@@ -602,7 +637,7 @@ vm_fault_t cowshare_vm_page_mkwrite(struct vm_fault *vmf)
 
 	copy = cowshare_writable_copy(view, vma, idx, vmf->address, &zapped);
 	if (IS_ERR(copy))
-		return vmf_error(PTR_ERR(copy));
+		return cowshare_vmf_error(PTR_ERR(copy));
 	/* The pte maps @page, not @copy: emptied, the refault maps @copy. */
 	if (!zapped)
 		cowshare_view_zap(view, vma, idx, 1);
@@ -657,6 +692,10 @@ int cowshare_vm_access(struct vm_area_struct *vma, unsigned long addr, void *buf
 	if (!page) {
 		memset(buf, 0, len);
 		return len;
+	}
+	if (unlikely(PageHWPoison(page))) {
+		put_page(page);
+		return -EIO;
 	}
 	kaddr = kmap_local_page(page);
 	memcpy(buf, kaddr + offset, len);

@@ -70,20 +70,21 @@ static void cowshare_region_free(struct cowshare_region *region)
 }
 
 /* Drop the region's own references of its PMD-size base folios (cowshare_base_huge()). */
-static void cowshare_base_unpin(struct inode *inode)
+static void cowshare_base_unpin(struct cowshare_region *region)
 {
-	XA_STATE(xas, &inode->i_mapping->i_pages, 0);
+	struct address_space *mapping = region->inode->i_mapping;
 	struct folio *folio;
+	pgoff_t idx;
 
-	rcu_read_lock();
-	xas_for_each(&xas, folio, ULONG_MAX) {
-		if (xas_retry(&xas, folio) || xa_is_value(folio))
-			continue;
+	/* Only at PMD-aligned indexes: a 16 GiB region is 8192 looks, not 4M entries. */
+	for (idx = 0; region->npages - idx >= COWSHARE_PMD_PAGES; idx += COWSHARE_PMD_PAGES) {
+		folio = xa_load(&mapping->i_pages, idx);
 		/* The page cache's references keep it until the truncation. */
-		if (folio_order(folio) == COWSHARE_PMD_ORDER)
+		if (folio && !xa_is_value(folio) && folio->index == idx &&
+		    folio_order(folio) == COWSHARE_PMD_ORDER)
 			folio_put(folio);
+		cond_resched();
 	}
-	rcu_read_unlock();
 }
 
 /* The last fd, the last view and the last layer over it are gone. */
@@ -92,7 +93,7 @@ static void cowshare_evict_inode(struct inode *inode)
 	struct cowshare_region *region = inode->i_private;
 
 	if (region && atomic_long_read(&region->huge_folios))
-		cowshare_base_unpin(inode);
+		cowshare_base_unpin(region);
 	truncate_inode_pages_final(&inode->i_data);
 	clear_inode(inode);
 	if (region) {
@@ -303,8 +304,9 @@ static bool cowshare_pmd_folio_fits(void)
  * A PMD-size base folio at @index of @root, for a base write that covers
  * all of it: locked, referenced, zero-filled and uptodate, its first page
  * returned. NULL if the region or the kernel allows none there, the range
- * holds a base page already, or no such folio can be had now without
- * reclaim (counted as a fallback: the write goes on in 4 KiB pages).
+ * holds a base page already, or no such folio can be had now with at most
+ * one pass of reclaim (__GFP_NORETRY; counted as a fallback: the write
+ * goes on in 4 KiB pages).
  */
 static struct page *cowshare_base_huge(struct cowshare_region *root, pgoff_t index)
 {
@@ -312,6 +314,7 @@ static struct page *cowshare_base_huge(struct cowshare_region *root, pgoff_t ind
 	unsigned long first = index, i;
 	struct folio *folio;
 	gfp_t gfp;
+	int ret;
 
 	if (!IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE) || root->no_huge ||
 	    !cowshare_pmd_folio_fits() ||
@@ -325,12 +328,20 @@ static struct page *cowshare_base_huge(struct cowshare_region *root, pgoff_t ind
 		atomic_long_inc(&cowshare_stats.huge_fallbacks);
 		return NULL;
 	}
-	for (i = 0; i < COWSHARE_PMD_PAGES; i++)
+	for (i = 0; i < COWSHARE_PMD_PAGES; i++) {
 		clear_highpage(folio_page(folio, i));
+		cond_resched();		/* 32 MiB with 16 KiB pages */
+	}
 	flush_dcache_folio(folio);
 	folio_mark_uptodate(folio);
-	/* Fails with -EEXIST if a 4 KiB base page came meanwhile; locked if not. */
-	if (filemap_add_folio(mapping, folio, index, gfp)) {
+	/*
+	 * Fails with -EEXIST if a 4 KiB base page came meanwhile, -ENOMEM if
+	 * the memory cgroup refuses 2 MiB at once (a fallback); locked if not.
+	 */
+	ret = filemap_add_folio(mapping, folio, index, gfp);
+	if (ret) {
+		if (ret != -EEXIST)
+			atomic_long_inc(&cowshare_stats.huge_fallbacks);
 		folio_put(folio);
 		return NULL;
 	}
@@ -668,6 +679,12 @@ static ssize_t cowshare_region_read_iter(struct kiocb *iocb, struct iov_iter *to
 		 * of this very page, whose write fault locks it to copy it.
 		 */
 		page = cowshare_base_peek(region, pos >> PAGE_SHIFT);
+		if (page && unlikely(PageHWPoison(page))) {
+			put_page(page);
+			if (!done)
+				return -EIO;
+			break;
+		}
 		if (page) {
 			copied = copy_page_to_iter(page, offset, len, to);
 			put_page(page);

@@ -5,8 +5,8 @@
  * region whose every page is written maps those folios with one PMD each
  * (FilePmdMapped in smaps), where it holds no copy of its own. A write
  * splits that PMD in the writer's view only and copies one page; fork,
- * MADV_DONTNEED, partial munmap/mprotect, mremap, ptrace writes, reset
- * and snapshots keep what every view shows. PMD size is the kernel's
+ * MADV_DONTNEED, MADV_COLD/PAGEOUT, partial munmap/mprotect, mremap,
+ * ptrace writes, reset and snapshots keep what every view shows. PMD size is the kernel's
  * (2 MiB on 4 KiB pages, 32 MiB on 16 KiB). Skipped, saying why, on a
  * kernel without transparent huge pages (PREEMPT_RT).
  */
@@ -19,10 +19,6 @@
 
 #include "kselftest_harness.h"
 #include "cowshare_test.h"
-
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE	25
-#endif
 
 #define NR_PMDS		2
 #define KPF_COMPOUND_HEAD	15
@@ -103,6 +99,16 @@ FIXTURE(huge)
 	char *v;
 };
 
+/* One pwrite of @len zero bytes at 0: 0, or -1. */
+static int huge_fill(int fd, size_t len)
+{
+	char *buf = calloc(1, len);
+	ssize_t n = buf ? pwrite(fd, buf, len, 0) : -1;
+
+	free(buf);
+	return n == (ssize_t)len ? 0 : -1;
+}
+
 /* A sealed region of NR_PMDS PMD ranges, each page tagged, written in one pwrite. */
 static int huge_region(struct __test_metadata *_metadata, unsigned int flags, bool seal)
 {
@@ -141,11 +147,21 @@ static bool all_base_but(const char *v, size_t pages, size_t skip)
 
 FIXTURE_SETUP(huge)
 {
+	struct cowshare_region_info ri;
+	struct cowshare_global_info gi;
+
 	env_setup(_metadata, &self->env);
 	if (!pmd_size() || access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK))
 		SKIP(return, "the kernel has no transparent huge pages (PREEMPT_RT): views map base pages with ptes only");
 	self->len = NR_PMDS * pmd_size();
 	self->region = huge_region(_metadata, 0, true);
+	region_info(_metadata, self->region, &ri);
+	global_info(_metadata, &gi);
+	/* Only a counted fallback excuses a missing folio: anything else is a bug. */
+	if (ri.huge_folios < NR_PMDS && gi.huge_fallbacks > self->env.before.huge_fallbacks)
+		SKIP(return, "memory too fragmented now for %zu KiB folios (%llu fallbacks)",
+		     pmd_size() / 1024,
+		     (unsigned long long)(gi.huge_fallbacks - self->env.before.huge_fallbacks));
 	self->v = map_view(_metadata, self->region, self->len, PROT_READ | PROT_WRITE, 0);
 }
 
@@ -245,8 +261,7 @@ TEST_F(huge, fork_child_maps_pmds)
 		bool ok = all_base_but(self->v, self->len / psize(), (size_t)-1) &&
 			  file_pmd_kb(self->v) == (long)(self->len / 1024) &&
 			  !cowshare_view_info(self->region, self->v, &vi) &&
-			  (vi.view_flags & COWSHARE_VIEW_HUGE) &&
-			  touch_pfn(_metadata, self->v) == pagemap_pfn(_metadata, self->v);
+			  (vi.view_flags & COWSHARE_VIEW_HUGE);
 
 		self->v[9 * psize()] = 'C';	/* the child's own copy */
 		ok = ok && self->v[9 * psize()] == 'C' &&
@@ -411,17 +426,6 @@ TEST_F(huge, ptrace_write_before_the_first_read)
 	EXPECT_EQ(0, munmap(r, self->len));
 }
 
-TEST_F(huge, madv_collapse_is_refused)
-{
-	size_t p = 4;
-
-	self->v[p * psize()] = 'K';
-	ASSERT_EQ(0, madvise(self->v, self->len, MADV_DONTNEED));
-	EXPECT_NE(0, madvise(self->v, self->len, MADV_COLLAPSE));
-	EXPECT_EQ('K', self->v[p * psize()]);
-	EXPECT_TRUE(all_base_but(self->v, self->len / psize(), p));
-}
-
 TEST_F(huge, reset_and_snapshot)
 {
 	size_t p = PMD_PAGES - 1;
@@ -448,6 +452,19 @@ TEST_F(huge, reset_and_snapshot)
 
 CS_ENV_FIXTURE(huge_policy);
 
+/* Skip, saying why, when a counted fallback (fragmentation) cost the folios. */
+#define SKIP_IF_FRAGMENTED(fd)								\
+	do {										\
+		struct cowshare_region_info _ri;					\
+		struct cowshare_global_info _gi;					\
+											\
+		region_info(_metadata, (fd), &_ri);					\
+		global_info(_metadata, &_gi);						\
+		if (_ri.huge_folios < NR_PMDS &&					\
+		    _gi.huge_fallbacks > self->env.before.huge_fallbacks)		\
+			SKIP(return, "memory too fragmented now for PMD-size folios");	\
+	} while (0)
+
 TEST_F(huge_policy, what_gets_pmd_size_folios)
 {
 	struct cowshare_region_info ri;
@@ -472,6 +489,7 @@ TEST_F(huge_policy, what_gets_pmd_size_folios)
 	close(fd);
 	/* Unsealed: huge folios, but a pte view (base writes may still come). */
 	fd = huge_region(_metadata, 0, false);
+	SKIP_IF_FRAGMENTED(fd);
 	region_info(_metadata, fd, &ri);
 	EXPECT_EQ(NR_PMDS, ri.huge_folios);
 	v = map_view(_metadata, fd, len, PROT_READ, 0);
@@ -514,6 +532,7 @@ TEST_F(huge_policy, region_with_a_tail)
 	base_write(_metadata, fd, buf, len, 0);
 	free(buf);
 	ASSERT_EQ(0, cowshare_seal(fd));
+	SKIP_IF_FRAGMENTED(fd);
 	region_info(_metadata, fd, &ri);
 	EXPECT_EQ(NR_PMDS, ri.huge_folios);
 	v = map_view(_metadata, fd, len, PROT_READ, 0);
@@ -532,7 +551,7 @@ TEST_F(huge_policy, region_with_a_tail)
 TEST_F(huge_policy, module_parameter_off)
 {
 	struct cowshare_region_info ri;
-	int par, fd;
+	int par, fd, ret;
 	char was = 'Y';
 
 	if (!pmd_size() || access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK))
@@ -541,9 +560,13 @@ TEST_F(huge_policy, module_parameter_off)
 	ASSERT_LE(0, par);
 	ASSERT_EQ(1, pread(par, &was, 1, 0));
 	ASSERT_EQ(1, pwrite(par, "N", 1, 0));
-	fd = huge_region(_metadata, 0, true);
-	ASSERT_EQ(1, pwrite(par, &was, 1, 0));
+	/* Nothing that can abort the test before the parameter is back. */
+	fd = cowshare_create(pmd_size(), COWSHARE_CLOEXEC);
+	ret = fd < 0 ? -1 : huge_fill(fd, pmd_size());
+	EXPECT_EQ(1, pwrite(par, &was, 1, 0));
 	close(par);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ret);
 	region_info(_metadata, fd, &ri);
 	EXPECT_EQ(0, ri.huge_folios);
 	EXPECT_TRUE(ri.region_flags & COWSHARE_REGION_NO_HUGE);
