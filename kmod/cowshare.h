@@ -247,6 +247,12 @@ int cowshare_pages_dup(struct cowshare_pages *dst, struct cowshare_pages *src,
 		       pgoff_t first, pgoff_t last, pgoff_t shift, gfp_t gfp);
 void cowshare_pages_destroy(struct cowshare_pages *p, void (*put)(struct page *page));
 
+/* Whether @p holds an entry in [first, last]; never sleeps (cowshare_pages_next()). */
+static inline bool cowshare_pages_any(struct cowshare_pages *p, pgoff_t first, pgoff_t last)
+{
+	return cowshare_pages_next(p, first, last) <= last;
+}
+
 /* pages.c: copies */
 struct page *cowshare_copy_alloc(struct mm_struct *mm, struct cowshare_region *root);
 void cowshare_copy_fill(struct page *copy, struct page *src, unsigned long addr,

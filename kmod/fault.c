@@ -107,6 +107,12 @@ static void cowshare_map_end(struct cowshare_view *view, bool holes)
  * under the lock of the range's PMD-size folio, which every PMD mapping of
  * that folio also holds; fault-around leaves such a range to ->fault.
  */
+static void cowshare_count_pmd_map(struct cowshare_view *view)
+{
+	atomic_long_inc(&view->pmd_maps);
+	atomic_long_inc(&cowshare_stats.pmd_maps);
+}
+
 static vm_fault_t cowshare_huge_map_pages(struct vm_fault *vmf, struct cowshare_view *view)
 {
 	struct vm_area_struct *vma = vmf->vma;
@@ -121,14 +127,11 @@ static vm_fault_t cowshare_huge_map_pages(struct vm_fault *vmf, struct cowshare_
 	first = linear_page_index(vma, max(haddr, vma->vm_start));
 	last = linear_page_index(vma, min(haddr + PMD_SIZE, vma->vm_end) - 1);
 	none = pmd_none(READ_ONCE(*vmf->pmd));
-	/* Under 6.12's rcu_read_lock(): cowshare_pages_next() never sleeps. */
-	if (cowshare_pages_next(&view->copies, first - view->shift, last - view->shift) >
-	    last - view->shift) {
+	/* Under 6.12's rcu_read_lock(): cowshare_pages_any() never sleeps. */
+	if (!cowshare_pages_any(&view->copies, first - view->shift, last - view->shift)) {
 		ret = filemap_map_pages(vmf, first, last);
-		if (none && pmd_trans_huge(READ_ONCE(*vmf->pmd))) {
-			atomic_long_inc(&view->pmd_maps);
-			atomic_long_inc(&cowshare_stats.pmd_maps);
-		}
+		if (none && pmd_trans_huge(READ_ONCE(*vmf->pmd)))
+			cowshare_count_pmd_map(view);
 	} else if (!none) {
 		/* The runs between the view's copies: base pages, with ptes. */
 		for (pos = first; pos <= last; pos = copy + 1) {
@@ -345,8 +348,7 @@ static int cowshare_huge_need_table(struct vm_fault *vmf, struct cowshare_view *
 	    folio_test_has_hwpoisoned(folio))
 		return 0;
 	first = folio->index - view->shift;
-	if (cowshare_pages_next(&view->copies, first, first + COWSHARE_PMD_PAGES - 1) <
-	    first + COWSHARE_PMD_PAGES) {
+	if (cowshare_pages_any(&view->copies, first, first + COWSHARE_PMD_PAGES - 1)) {
 		unsigned int noreclaim;
 		int err;
 
@@ -366,10 +368,8 @@ static int cowshare_huge_need_table(struct vm_fault *vmf, struct cowshare_view *
 	 * fault-around would but for the folio that ends at i_size.
 	 */
 	if (haddr >= vma->vm_start && haddr + PMD_SIZE <= vma->vm_end &&
-	    linear_page_index(vma, haddr) == folio->index && !cowshare_thp_disabled(vma)) {
-		atomic_long_inc(&view->pmd_maps);
-		atomic_long_inc(&cowshare_stats.pmd_maps);
-	}
+	    linear_page_index(vma, haddr) == folio->index && !cowshare_thp_disabled(vma))
+		cowshare_count_pmd_map(view);
 	return 0;
 }
 

@@ -369,7 +369,7 @@ static void cowshare_view_fork(struct cowshare_view *parent, struct vm_area_stru
 	/* The child's vmas are the parent's, aliases included. */
 	if (READ_ONCE(parent->aliased))
 		WRITE_ONCE(child->aliased, true);
-	if (cowshare_pages_next(&parent->copies, first, last) > last)
+	if (!cowshare_pages_any(&parent->copies, first, last))
 		return;
 	/* dup_mmap() holds both mms write-locked: no fault runs in either. */
 	pvma = find_vma(parent->mm, vma->vm_start);
