@@ -42,6 +42,31 @@ static size_t pmd_size(void)
 
 #define PMD_PAGES	(pmd_size() / psize())
 
+#define SKIP_IF_NO_THP()								\
+	do {										\
+		if (!pmd_size() ||							\
+		    access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK))	\
+			SKIP(return, "the kernel has no transparent huge pages (PREEMPT_RT): views map base pages with ptes only"); \
+	} while (0)
+
+/*
+ * Skip, saying why, when counted fallbacks (fragmented memory) cost region
+ * @fd its PMD-size folios; a missing folio with no fallback is a bug.
+ */
+#define SKIP_IF_FRAGMENTED(fd)								\
+	do {										\
+		struct cowshare_region_info _ri;					\
+		struct cowshare_global_info _gi;					\
+											\
+		region_info(_metadata, (fd), &_ri);					\
+		global_info(_metadata, &_gi);						\
+		if (_ri.huge_folios < NR_PMDS &&					\
+		    _gi.huge_fallbacks > self->env.before.huge_fallbacks)		\
+			SKIP(return, "memory too fragmented now for %zu KiB folios (%llu fallbacks)", \
+			     pmd_size() / 1024, (unsigned long long)			\
+			     (_gi.huge_fallbacks - self->env.before.huge_fallbacks));	\
+	} while (0)
+
 /* The 8 bytes at the start of page @p of the image: which page it is. */
 static uint64_t page_tag(size_t p)
 {
@@ -109,10 +134,11 @@ static int huge_fill(int fd, size_t len)
 	return n == (ssize_t)len ? 0 : -1;
 }
 
-/* A sealed region of NR_PMDS PMD ranges, each page tagged, written in one pwrite. */
-static int huge_region(struct __test_metadata *_metadata, unsigned int flags, bool seal)
+/* A region of @len bytes, each page tagged, written in one pwrite; sealed if @seal. */
+static int huge_region(struct __test_metadata *_metadata, size_t len, unsigned int flags,
+		       bool seal)
 {
-	size_t len = NR_PMDS * pmd_size(), p;
+	size_t p;
 	char *buf = malloc(len);
 	int fd;
 
@@ -147,21 +173,11 @@ static bool all_base_but(const char *v, size_t pages, size_t skip)
 
 FIXTURE_SETUP(huge)
 {
-	struct cowshare_region_info ri;
-	struct cowshare_global_info gi;
-
 	env_setup(_metadata, &self->env);
-	if (!pmd_size() || access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK))
-		SKIP(return, "the kernel has no transparent huge pages (PREEMPT_RT): views map base pages with ptes only");
+	SKIP_IF_NO_THP();
 	self->len = NR_PMDS * pmd_size();
-	self->region = huge_region(_metadata, 0, true);
-	region_info(_metadata, self->region, &ri);
-	global_info(_metadata, &gi);
-	/* Only a counted fallback excuses a missing folio: anything else is a bug. */
-	if (ri.huge_folios < NR_PMDS && gi.huge_fallbacks > self->env.before.huge_fallbacks)
-		SKIP(return, "memory too fragmented now for %zu KiB folios (%llu fallbacks)",
-		     pmd_size() / 1024,
-		     (unsigned long long)(gi.huge_fallbacks - self->env.before.huge_fallbacks));
+	self->region = huge_region(_metadata, self->len, 0, true);
+	SKIP_IF_FRAGMENTED(self->region);
 	self->v = map_view(_metadata, self->region, self->len, PROT_READ | PROT_WRITE, 0);
 }
 
@@ -452,19 +468,6 @@ TEST_F(huge, reset_and_snapshot)
 
 CS_ENV_FIXTURE(huge_policy);
 
-/* Skip, saying why, when a counted fallback (fragmentation) cost the folios. */
-#define SKIP_IF_FRAGMENTED(fd)								\
-	do {										\
-		struct cowshare_region_info _ri;					\
-		struct cowshare_global_info _gi;					\
-											\
-		region_info(_metadata, (fd), &_ri);					\
-		global_info(_metadata, &_gi);						\
-		if (_ri.huge_folios < NR_PMDS &&					\
-		    _gi.huge_fallbacks > self->env.before.huge_fallbacks)		\
-			SKIP(return, "memory too fragmented now for PMD-size folios");	\
-	} while (0)
-
 TEST_F(huge_policy, what_gets_pmd_size_folios)
 {
 	struct cowshare_region_info ri;
@@ -473,11 +476,10 @@ TEST_F(huge_policy, what_gets_pmd_size_folios)
 	char *buf, *v;
 	int fd;
 
-	if (!pmd_size() || access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK))
-		SKIP(return, "the kernel has no transparent huge pages (PREEMPT_RT)");
+	SKIP_IF_NO_THP();
 	len = NR_PMDS * pmd_size();
 	/* COWSHARE_NO_HUGE: 4 KiB folios, a pte view. */
-	fd = huge_region(_metadata, COWSHARE_NO_HUGE, true);
+	fd = huge_region(_metadata, len, COWSHARE_NO_HUGE, true);
 	region_info(_metadata, fd, &ri);
 	EXPECT_EQ(0, ri.huge_folios);
 	EXPECT_TRUE(ri.region_flags & COWSHARE_REGION_NO_HUGE);
@@ -488,7 +490,7 @@ TEST_F(huge_policy, what_gets_pmd_size_folios)
 	munmap(v, len);
 	close(fd);
 	/* Unsealed: huge folios, but a pte view (base writes may still come). */
-	fd = huge_region(_metadata, 0, false);
+	fd = huge_region(_metadata, len, 0, false);
 	SKIP_IF_FRAGMENTED(fd);
 	region_info(_metadata, fd, &ri);
 	EXPECT_EQ(NR_PMDS, ri.huge_folios);
@@ -514,24 +516,14 @@ TEST_F(huge_policy, region_with_a_tail)
 {
 	struct cowshare_region_info ri;
 	struct cowshare_view_info vi;
-	size_t len, p;
+	size_t len;
 	long before;
-	char *buf, *v;
+	char *v;
 	int fd;
 
-	if (!pmd_size() || access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK))
-		SKIP(return, "the kernel has no transparent huge pages (PREEMPT_RT)");
+	SKIP_IF_NO_THP();
 	len = NR_PMDS * pmd_size() + psize();
-	buf = malloc(len);
-	ASSERT_NE(NULL, buf);
-	for (p = 0; p < len / psize(); p++) {
-		memset(buf + p * psize(), (int)(p % 251), psize());
-		memcpy(buf + p * psize(), &(uint64_t){ page_tag(p) }, sizeof(uint64_t));
-	}
-	fd = new_region(_metadata, len);
-	base_write(_metadata, fd, buf, len, 0);
-	free(buf);
-	ASSERT_EQ(0, cowshare_seal(fd));
+	fd = huge_region(_metadata, len, 0, true);
 	SKIP_IF_FRAGMENTED(fd);
 	region_info(_metadata, fd, &ri);
 	EXPECT_EQ(NR_PMDS, ri.huge_folios);
@@ -554,8 +546,7 @@ TEST_F(huge_policy, module_parameter_off)
 	int par, fd, ret;
 	char was = 'Y';
 
-	if (!pmd_size() || access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK))
-		SKIP(return, "the kernel has no transparent huge pages (PREEMPT_RT)");
+	SKIP_IF_NO_THP();
 	par = open("/sys/module/cowshare/parameters/huge", O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, par);
 	ASSERT_EQ(1, pread(par, &was, 1, 0));

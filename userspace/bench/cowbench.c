@@ -218,12 +218,13 @@ static void write_pages(char *p, size_t len, size_t stride)
 		*(volatile char *)(p + off) = 1;
 }
 
-static long meminfo(const char *key)
+/* The "key: N kB" line of a /proc file, in KiB; -1 if there is none. */
+static long proc_kib(const char *path, const char *key)
 {
 	char line[256];
 	long v = -1;
 	size_t n = strlen(key);
-	FILE *f = fopen("/proc/meminfo", "r");
+	FILE *f = fopen(path, "r");
 
 	if (!f)
 		return -1;
@@ -233,7 +234,12 @@ static long meminfo(const char *key)
 			break;
 		}
 	fclose(f);
-	return v;	/* KiB */
+	return v;
+}
+
+static long meminfo(const char *key)
+{
+	return proc_kib("/proc/meminfo", key);
 }
 
 /* Free memory in KiB: MemFree plus the pages sitting on the per-cpu free
@@ -947,17 +953,7 @@ static void s7(int region)
 
 static long vmpte_kib(void)
 {
-	char line[256];
-	long v = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "VmPTE:", 6))
-			v = strtol(line + 6, NULL, 10);
-	fclose(f);
-	return v;
+	return proc_kib("/proc/self/status", "VmPTE");
 }
 
 /* Fill @fd with PMD-covering writes (32 MiB: a whole number of PMDs on 4 and 16 KiB pages). */
