@@ -45,6 +45,7 @@ int cowshare_view_info(struct cowshare_region *region, struct cowshare_view_info
 	info->cow_faults = atomic_long_read(&view->cow_faults);
 	info->view_flags = cowshare_vma_huge(vma) ? COWSHARE_VIEW_HUGE : 0;
 	info->pmd_maps = atomic_long_read(&view->pmd_maps);
+	info->pmd_splits = atomic_long_read(&view->pmd_splits);
 	mmap_read_unlock(mm);
 	return 0;
 }

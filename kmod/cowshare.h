@@ -68,6 +68,7 @@ struct cowshare_stats {
 	atomic_long_t meta_bytes;	/* its own objects: regions, views, index chunks */
 	atomic_long_t huge_folios;	/* PMD-size folios in roots' page caches */
 	atomic_long_t pmd_maps;		/* PMD mappings views made, since load */
+	atomic_long_t pmd_splits;	/* PMD mappings a write split, since load */
 	atomic_long_t huge_fallbacks;	/* PMD-size base folios not allocated */
 };
 
@@ -173,6 +174,7 @@ struct cowshare_view {
 	atomic_long_t read_faults;
 	atomic_long_t cow_faults;
 	atomic_long_t pmd_maps;
+	atomic_long_t pmd_splits;
 };
 
 /* One vma of a view: the vma's vm_private_data. */
@@ -323,6 +325,7 @@ long cowshare_view_dirty(struct cowshare_region *region, const struct cowshare_r
 vm_fault_t cowshare_vm_fault(struct vm_fault *vmf);
 vm_fault_t cowshare_vm_map_pages(struct vm_fault *vmf, pgoff_t start_pgoff, pgoff_t end_pgoff);
 vm_fault_t cowshare_vm_page_mkwrite(struct vm_fault *vmf);
+vm_fault_t cowshare_vm_huge_fault(struct vm_fault *vmf, bool pmd);
 int cowshare_vm_access(struct vm_area_struct *vma, unsigned long addr, void *buf,
 		       int len, int write);
 

@@ -610,6 +610,26 @@ vm_fault_t cowshare_vm_fault(struct vm_fault *vmf)
 }
 
 /*
+ * ->huge_fault: every view maps at pte level or through ->map_pages, so
+ * this only counts. The core calls it on a write to a PMD-mapped huge view
+ * (wp_huge_pmd()) before it splits that PMD and retries with ptes (then
+ * ->fault copies the page), and, with THP enabled for the vma, before it
+ * tries ptes under an empty pmd or pud. A split another thread made since
+ * the fault read the pmd is not counted again.
+ */
+vm_fault_t cowshare_vm_huge_fault(struct vm_fault *vmf, bool pmd)
+{
+	struct cowshare_view *view = cowshare_vma_view(vmf->vma);
+
+	if (pmd && (vmf->flags & FAULT_FLAG_WRITE) && pmd_trans_huge(vmf->orig_pmd) &&
+	    pmd_same(READ_ONCE(*vmf->pmd), vmf->orig_pmd)) {
+		atomic_long_inc(&view->pmd_splits);
+		atomic_long_inc(&cowshare_stats.pmd_splits);
+	}
+	return VM_FAULT_FALLBACK;
+}
+
+/*
  * ->page_mkwrite: a write to a read-only pte, or the write fault of
  * ->fault above. The view's exclusive copy is written in place. For any
  * other page (a base page, a layer page, the zero page, a copy shared

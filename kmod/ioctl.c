@@ -165,6 +165,7 @@ static long cowshare_ioctl_global_info(struct cowshare_ucmd *ucmd)
 	info->huge_folios = atomic_long_read(&cowshare_stats.huge_folios);
 	info->pmd_maps = atomic_long_read(&cowshare_stats.pmd_maps);
 	info->huge_fallbacks = atomic_long_read(&cowshare_stats.huge_fallbacks);
+	info->pmd_splits = atomic_long_read(&cowshare_stats.pmd_splits);
 	return cowshare_respond(ucmd, sizeof(*info));
 }
 

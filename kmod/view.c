@@ -667,6 +667,19 @@ static int cowshare_vm_mremap(struct vm_area_struct *vma)
 	return cowshare_view_mremap(vma);
 }
 
+/* 6.12 passes ->huge_fault() the order of the entry, 6.1 an enum page_entry_size. */
+#ifdef COWSHARE_HAVE_PAGE_ENTRY_SIZE
+static vm_fault_t cowshare_vm_huge_fault_size(struct vm_fault *vmf, enum page_entry_size size)
+{
+	return cowshare_vm_huge_fault(vmf, size == PE_SIZE_PMD);
+}
+#else
+static vm_fault_t cowshare_vm_huge_fault_size(struct vm_fault *vmf, unsigned int order)
+{
+	return cowshare_vm_huge_fault(vmf, order == COWSHARE_PMD_ORDER);
+}
+#endif
+
 const struct vm_operations_struct cowshare_vm_ops = {
 	.open = cowshare_vm_open,
 	.close = cowshare_vm_close,
@@ -674,5 +687,6 @@ const struct vm_operations_struct cowshare_vm_ops = {
 	.fault = cowshare_vm_fault,
 	.map_pages = cowshare_vm_map_pages,
 	.page_mkwrite = cowshare_vm_page_mkwrite,
+	.huge_fault = cowshare_vm_huge_fault_size,
 	.access = cowshare_vm_access,
 };

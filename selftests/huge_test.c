@@ -4,10 +4,11 @@
  * range puts one PMD-size folio in the region's base; a view of a sealed
  * region whose every page is written maps those folios with one PMD each
  * (FilePmdMapped in smaps), where it holds no copy of its own. A write
- * splits that PMD in the writer's view only and copies one page; fork,
- * MADV_DONTNEED, MADV_COLD/PAGEOUT, partial munmap/mprotect, mremap,
- * ptrace writes, reset and snapshots keep what every view shows. PMD size is the kernel's
- * (2 MiB on 4 KiB pages, 32 MiB on 16 KiB). Skipped, saying why, on a
+ * splits that PMD in the writer's view only and copies one page (counted
+ * in pmd_splits); fork, MADV_DONTNEED, MADV_COLD/PAGEOUT, partial
+ * munmap/mprotect, mremap, ptrace writes, reset and snapshots keep what
+ * every view shows. PMD size is the kernel's (2 MiB on 4 KiB pages,
+ * 32 MiB on 16 KiB). Skipped, saying why, on a
  * kernel without transparent huge pages (PREEMPT_RT).
  */
 #include <fcntl.h>
@@ -261,6 +262,61 @@ TEST_F(huge, write_splits_only_the_writers_pmd)
 	view_info(_metadata, self->region, w, &vi);
 	EXPECT_EQ(1, vi.private_pages);
 	EXPECT_EQ(0, munmap(w, self->len));
+}
+
+/*
+ * pmd_splits counts the PMD mappings a write split: once a range, and
+ * never for a write that found ptes or no mapping at all.
+ */
+TEST_F(huge, pmd_splits_count_what_writes_split)
+{
+	char *u = pmd_aligned_hole(_metadata, self->len, psize());
+	struct cowshare_view_info vi;
+	struct cowshare_global_info gi;
+	size_t early = 3, p = PMD_PAGES + 1;
+
+	/* Before any read: the write finds an empty pmd, nothing to split. */
+	self->v[early * psize()] = 'a';
+	view_info(_metadata, self->region, self->v, &vi);
+	EXPECT_EQ(0, vi.pmd_splits);
+	/* Read: the first range has a copy (ptes), the second is one PMD. */
+	EXPECT_TRUE(all_base_but(self->v, self->len / psize(), early));
+	EXPECT_EQ((long)(pmd_size() / 1024), file_pmd_kb(self->v));
+	view_info(_metadata, self->region, self->v, &vi);
+	EXPECT_EQ(1, vi.pmd_maps);
+	EXPECT_EQ(0, vi.pmd_splits);
+	/* A write to a pte-mapped base page splits nothing either. */
+	self->v[(early + 1) * psize()] = 'b';
+	view_info(_metadata, self->region, self->v, &vi);
+	EXPECT_EQ(0, vi.pmd_splits);
+	/* The first write into the PMD splits it; the next ones find ptes. */
+	self->v[p * psize()] = 'c';
+	self->v[(p + 1) * psize()] = 'd';
+	self->v[p * psize() + 1] = 'e';
+	EXPECT_EQ(0, file_pmd_kb(self->v));
+	view_info(_metadata, self->region, self->v, &vi);
+	EXPECT_EQ(1, vi.pmd_splits);
+	EXPECT_EQ(4, vi.private_pages);
+	EXPECT_EQ(4, vi.cow_faults);
+	global_info(_metadata, &gi);
+	EXPECT_EQ(self->env.before.pmd_splits + 1, gi.pmd_splits);
+	EXPECT_EQ('c', self->v[p * psize()]);
+	EXPECT_EQ('e', self->v[p * psize() + 1]);
+	EXPECT_TRUE(page_is_base(self->v, p + 2));
+
+	/* A view at an address no PMD fits maps ptes: its writes split nothing. */
+	u = mmap(u, self->len - psize(), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED_NOREPLACE,
+		 self->region, 0);
+	ASSERT_NE(MAP_FAILED, u);
+	EXPECT_TRUE(all_base_but(u, self->len / psize() - 1, (size_t)-1));
+	u[p * psize()] = 'u';
+	view_info(_metadata, self->region, u, &vi);
+	EXPECT_FALSE(vi.view_flags & COWSHARE_VIEW_HUGE);
+	EXPECT_EQ(0, vi.pmd_splits);
+	EXPECT_EQ(1, vi.private_pages);
+	global_info(_metadata, &gi);
+	EXPECT_EQ(self->env.before.pmd_splits + 1, gi.pmd_splits);
+	EXPECT_EQ(0, munmap(u, self->len - psize()));
 }
 
 /* A fork child of a view without copies maps the same PMDs. */

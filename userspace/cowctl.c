@@ -43,6 +43,7 @@ static const struct u64_field global_fields[] = {
 	U64_FIELD(struct cowshare_global_info, huge_folios),
 	U64_FIELD(struct cowshare_global_info, pmd_maps),
 	U64_FIELD(struct cowshare_global_info, huge_fallbacks),
+	U64_FIELD(struct cowshare_global_info, pmd_splits),
 	{ NULL, 0 },
 };
 

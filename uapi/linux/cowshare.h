@@ -70,6 +70,8 @@ struct cowshare_create {
  * @pmd_maps: PMD mappings of base folios the views made, since load
  * @huge_fallbacks: PMD-size base folios that could not be allocated (base
  *	pages in 4 KiB folios instead), since load
+ * @pmd_splits: PMD mappings of base folios that a write split to copy one
+ *	page, since load
  *
  * @base_pages and @private_pages count references (a page in two
  * indexes counts twice); @copy_pages + @cache_pages + @zero_pages is the
@@ -91,6 +93,7 @@ struct cowshare_global_info {
 	__u64 huge_folios;
 	__u64 pmd_maps;
 	__u64 huge_fallbacks;
+	__u64 pmd_splits;
 };
 
 /**
@@ -202,6 +205,7 @@ struct cowshare_list_regions {
  * @cow_faults: out: copies made on write, whole view
  * @view_flags: out: COWSHARE_VIEW_* bits
  * @pmd_maps: out: PMD mappings of base folios made, whole view
+ * @pmd_splits: out: of those, how many a write split to copy one page
  */
 struct cowshare_view_info {
 	__u32 size;
@@ -215,6 +219,7 @@ struct cowshare_view_info {
 	__u64 cow_faults;
 	__u64 view_flags;
 	__u64 pmd_maps;
+	__u64 pmd_splits;
 };
 
 /*

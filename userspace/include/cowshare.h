@@ -26,7 +26,7 @@ extern "C" {
  * cowctl --version. cowshare_version() is the library's at run time.
  */
 #define COWSHARE_VERSION_MAJOR	1
-#define COWSHARE_VERSION_MINOR	2
+#define COWSHARE_VERSION_MINOR	3
 #define COWSHARE_VERSION_PATCH	0
 
 /* "MAJOR.MINOR.PATCH" of the libcowshare the program runs with. */
