@@ -113,6 +113,13 @@ static void cowshare_count_pmd_map(struct cowshare_view *view)
 	atomic_long_inc(&cowshare_stats.pmd_maps);
 }
 
+/* A write split a PMD of the view to copy one page. */
+static void cowshare_count_pmd_split(struct cowshare_view *view)
+{
+	atomic_long_inc(&view->pmd_splits);
+	atomic_long_inc(&cowshare_stats.pmd_splits);
+}
+
 static vm_fault_t cowshare_huge_map_pages(struct vm_fault *vmf, struct cowshare_view *view)
 {
 	struct vm_area_struct *vma = vmf->vma;
@@ -613,19 +620,18 @@ vm_fault_t cowshare_vm_fault(struct vm_fault *vmf)
  * ->huge_fault: every view maps at pte level or through ->map_pages, so
  * this only counts. The core calls it on a write to a PMD-mapped huge view
  * (wp_huge_pmd()) before it splits that PMD and retries with ptes (then
- * ->fault copies the page), and, with THP enabled for the vma, before it
- * tries ptes under an empty pmd or pud. A split another thread made since
- * the fault read the pmd is not counted again.
+ * ->fault copies the page), and, with THP enabled for the vma (6.12),
+ * before it tries ptes under an empty pmd or pud. A split another thread
+ * made since the fault read the pmd is not counted again; ->access counts
+ * the splits of debugger writes.
  */
 vm_fault_t cowshare_vm_huge_fault(struct vm_fault *vmf, bool pmd)
 {
 	struct cowshare_view *view = cowshare_vma_view(vmf->vma);
 
 	if (pmd && (vmf->flags & FAULT_FLAG_WRITE) && pmd_trans_huge(vmf->orig_pmd) &&
-	    pmd_same(READ_ONCE(*vmf->pmd), vmf->orig_pmd)) {
-		atomic_long_inc(&view->pmd_splits);
-		atomic_long_inc(&cowshare_stats.pmd_splits);
-	}
+	    pmd_same(READ_ONCE(*vmf->pmd), vmf->orig_pmd))
+		cowshare_count_pmd_split(view);
 	return VM_FAULT_FALLBACK;
 }
 
@@ -667,6 +673,27 @@ vm_fault_t cowshare_vm_page_mkwrite(struct vm_fault *vmf)
 }
 
 /*
+ * Whether a PMD maps @addr in @vma now. Under the mmap lock: the page
+ * tables of an attached vma are not freed.
+ */
+static bool cowshare_pmd_mapped(struct vm_area_struct *vma, unsigned long addr)
+{
+	pgd_t *pgd = pgd_offset(vma->vm_mm, addr);
+	p4d_t *p4d;
+	pud_t *pud;
+
+	if (pgd_none(READ_ONCE(*pgd)) || pgd_bad(READ_ONCE(*pgd)))
+		return false;
+	p4d = p4d_offset(pgd, addr);
+	if (p4d_none(READ_ONCE(*p4d)) || p4d_bad(READ_ONCE(*p4d)))
+		return false;
+	pud = pud_offset(p4d, addr);
+	if (pud_none(READ_ONCE(*pud)) || pud_bad(READ_ONCE(*pud)))
+		return false;
+	return pmd_trans_huge(READ_ONCE(*pmd_offset(pud, addr)));
+}
+
+/*
  * ->access: ptrace and /proc/pid/mem when GUP refuses, which it does for a
  * forced write into a read-only shared mapping. A write goes into the
  * view's copy, as a debugger's breakpoint would in a private mapping.
@@ -687,11 +714,15 @@ int cowshare_vm_access(struct vm_area_struct *vma, unsigned long addr, void *buf
 	len = min_t(int, len, PAGE_SIZE - offset);
 
 	if (write) {
+		/* The copy's zap splits a PMD there, as a write fault's would. */
+		bool split = cowshare_vma_huge(vma) && cowshare_pmd_mapped(vma, addr);
 		bool zapped;
 
 		page = cowshare_writable_copy(view, vma, idx, addr, &zapped);
 		if (IS_ERR(page))
 			return PTR_ERR(page);
+		if (split)
+			cowshare_count_pmd_split(view);
 		kaddr = kmap_local_page(page);
 		memcpy(kaddr + offset, buf, len);
 		kunmap_local(kaddr);

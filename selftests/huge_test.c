@@ -12,7 +12,9 @@
  * kernel without transparent huge pages (PREEMPT_RT).
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/uio.h>
@@ -498,6 +500,41 @@ TEST_F(huge, ptrace_write_before_the_first_read)
 	EXPECT_EQ(0, munmap(r, self->len));
 }
 
+/*
+ * A debugger's write into a PMD-mapped page splits that PMD and copies one
+ * page, counted as a split: through ->access in a read-only view, through
+ * a write fault in a writable one.
+ */
+TEST_F(huge, ptrace_write_splits_one_pmd)
+{
+	char *r = map_view(_metadata, self->region, self->len, PROT_READ, 0);
+	struct cowshare_view_info vi;
+	size_t p = PMD_PAGES + 2;
+	int mem = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+
+	ASSERT_LE(0, mem);
+	EXPECT_TRUE(all_base_but(r, self->len / psize(), (size_t)-1));
+	EXPECT_TRUE(all_base_but(self->v, self->len / psize(), (size_t)-1));
+	ASSERT_EQ((long)(self->len / 1024), file_pmd_kb(r));
+	ASSERT_EQ(4, pwrite(mem, "BRKP", 4, (off_t)(uintptr_t)VP(r, p)));
+	ASSERT_EQ(4, pwrite(mem, "brkp", 4, (off_t)(uintptr_t)VP(self->v, p)));
+	close(mem);
+	EXPECT_EQ(0, memcmp(VP(r, p), "BRKP", 4));
+	EXPECT_EQ(0, memcmp(VP(self->v, p), "brkp", 4));
+	EXPECT_TRUE(all_base_but(r, self->len / psize(), p));
+	EXPECT_TRUE(all_base_but(self->v, self->len / psize(), p));
+	/* Each view's first range keeps its PMD. */
+	EXPECT_EQ((long)(pmd_size() / 1024), file_pmd_kb(r));
+	EXPECT_EQ((long)(pmd_size() / 1024), file_pmd_kb(self->v));
+	view_info(_metadata, self->region, r, &vi);
+	EXPECT_EQ(1, vi.private_pages);
+	EXPECT_EQ(1, vi.pmd_splits);
+	view_info(_metadata, self->region, self->v, &vi);
+	EXPECT_EQ(1, vi.private_pages);
+	EXPECT_EQ(1, vi.pmd_splits);
+	EXPECT_EQ(0, munmap(r, self->len));
+}
+
 TEST_F(huge, reset_and_snapshot)
 {
 	size_t p = PMD_PAGES - 1;
@@ -520,6 +557,198 @@ TEST_F(huge, reset_and_snapshot)
 	EXPECT_EQ(0, munmap(s, self->len));
 	close(snap);
 	free(bitmap);
+}
+
+/*
+ * Two threads at once on one huge view (each writes only its own pages,
+ * reads and zaps all of them) and on a huge view each of its own, all of
+ * one base: copies, PMD maps and splits, MADV_DONTNEED and resets race
+ * on the same PMD-size folios. Every page each thread checks must be its
+ * model's: the base, or its last write over a copy of the base; then, in
+ * both the parent and the child of a fork, every page of every view.
+ * COWSHARE_FUZZ_SEED=N replays each thread's operations (not their
+ * interleaving).
+ */
+#define RACE_OPS	40000
+
+struct race {
+	char *shared;
+	char *own[2];
+	size_t pages;
+	int region;
+	uint64_t seed;
+	time_t deadline;
+	uint64_t *shared_model;		/* page p written by thread p % 2; 0: base */
+	uint64_t *own_model[2];
+	pthread_mutex_t lock;
+	unsigned long failures, ops[2];
+	char first[160];
+};
+
+static uint64_t race_rand(uint64_t *x)
+{
+	*x ^= *x >> 12;
+	*x ^= *x << 25;
+	*x ^= *x >> 27;
+	return *x * 2685821657736338717ULL;
+}
+
+/* What page @p of a view shows, against @want (0: the base). */
+static bool race_page_ok(const char *v, size_t p, uint64_t want)
+{
+	const char *page = v + p * psize();
+
+	if (!want)
+		return page_is_base(v, p);
+	return *(const volatile uint64_t *)page == want &&
+	       *(const volatile uint64_t *)(page + psize() - 8) == want &&
+	       (unsigned char)page[100] == p % 251;
+}
+
+static void race_fail(struct race *r, int t, unsigned long op, const char *what, size_t p)
+{
+	pthread_mutex_lock(&r->lock);
+	if (!__atomic_fetch_add(&r->failures, 1, __ATOMIC_RELAXED))
+		snprintf(r->first, sizeof(r->first), "seed %llu thread %d op %lu: %s, page %zu",
+			 (unsigned long long)r->seed, t, op, what, p);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void race_thread(struct race *r, int t)
+{
+	uint64_t x = r->seed * 2 + t + 1;
+	unsigned long i;
+
+	for (i = 0; i < RACE_OPS && !__atomic_load_n(&r->failures, __ATOMIC_RELAXED); i++) {
+		/* A slow guest (TCG, 16 KiB pages) runs fewer operations. */
+		if (!(i % 64) && time(NULL) > r->deadline)
+			break;
+		bool own = race_rand(&x) & 1;
+		char *v = own ? r->own[t] : r->shared;
+		uint64_t *model = own ? r->own_model[t] : r->shared_model;
+		size_t p = race_rand(&x) % r->pages, n, q;
+		uint64_t val;
+		long ret;
+
+		if (!own)
+			p = (p & ~(size_t)1) | (size_t)t;
+		switch (race_rand(&x) % 10) {
+		case 0: case 1:
+			val = 0xface000000000000ULL | ((uint64_t)t << 40) | (i << 12) | own;
+			*(volatile uint64_t *)(v + p * psize()) = val;
+			*(volatile uint64_t *)(v + p * psize() + psize() - 8) = val;
+			model[p] = val;
+			break;
+		case 2: case 3: case 4: case 5:
+			if (!race_page_ok(v, p, model[p]))
+				race_fail(r, t, i, own ? "own view" : "shared view", p);
+			break;
+		case 6:
+			/* Any page, the other thread's too: a fault, a PMD map. */
+			(void)*(volatile char *)(r->shared + (race_rand(&x) % r->pages) * psize());
+			break;
+		case 7:
+			q = race_rand(&x) % r->pages;
+			n = 1 + race_rand(&x) % (2 * PMD_PAGES);
+			if (n > r->pages - q)
+				n = r->pages - q;
+			if (madvise(v + q * psize(), n * psize(), MADV_DONTNEED))
+				race_fail(r, t, i, "MADV_DONTNEED failed", q);
+			break;
+		case 8:
+			ret = cowshare_reset(r->region, v + p * psize(), psize());
+			if (ret != (model[p] ? 1 : 0))
+				race_fail(r, t, i, "reset dropped a wrong number of copies", p);
+			model[p] = 0;
+			break;
+		default:
+			/* Pages across one PMD range: maps it whole where it can. */
+			q = (p / PMD_PAGES) * PMD_PAGES;
+			for (n = 0; n < PMD_PAGES; n += 1 + race_rand(&x) % 64)
+				(void)*(volatile char *)(v + (q + n) * psize());
+			break;
+		}
+	}
+	r->ops[t] = i;
+}
+
+static void *race_thread1(void *arg)
+{
+	race_thread(arg, 1);
+	return NULL;
+}
+
+TEST_F_TIMEOUT(huge, racing_threads_keep_every_page, 120)
+{
+	struct race r = { .shared = self->v, .pages = self->len / psize(),
+			  .region = self->region, .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct cowshare_view_info vi;
+	size_t p, copies[3] = { 0, 0, 0 };
+	pthread_t thread;
+	pid_t pid;
+	int t;
+
+	r.seed = getenv("COWSHARE_FUZZ_SEED") ? strtoull(getenv("COWSHARE_FUZZ_SEED"), NULL, 0) :
+		 (uint64_t)time(NULL);
+	TH_LOG("seed %llu", (unsigned long long)r.seed);
+	r.shared_model = calloc(r.pages, sizeof(uint64_t));
+	ASSERT_NE(NULL, r.shared_model);
+	for (t = 0; t < 2; t++) {
+		r.own[t] = map_view(_metadata, self->region, self->len, PROT_READ | PROT_WRITE, 0);
+		r.own_model[t] = calloc(r.pages, sizeof(uint64_t));
+		ASSERT_NE(NULL, r.own_model[t]);
+	}
+	/* All three views start PMD-mapped: the race is on the huge path. */
+	for (t = 0; t < 3; t++) {
+		char *v = t < 2 ? r.own[t] : r.shared;
+
+		ASSERT_TRUE(all_base_but(v, r.pages, (size_t)-1));
+		ASSERT_EQ((long)(self->len / 1024), file_pmd_kb(v));
+	}
+	r.deadline = time(NULL) + 6;
+	ASSERT_EQ(0, pthread_create(&thread, NULL, race_thread1, &r));
+	race_thread(&r, 0);
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	EXPECT_EQ(0, r.failures) TH_LOG("%lu failures, first: %s", r.failures, r.first);
+	TH_LOG("%lu + %lu operations", r.ops[0], r.ops[1]);
+	/* Enough of a race to mean something, even on the slowest guest. */
+	EXPECT_LE(500, r.ops[0] + r.ops[1]) TH_LOG("%lu + %lu operations", r.ops[0], r.ops[1]);
+
+	/* Quiet now: every page of every view is its model's. */
+	for (p = 0; p < r.pages; p++) {
+		EXPECT_TRUE(race_page_ok(r.shared, p, r.shared_model[p])) TH_LOG("shared page %zu", p);
+		copies[2] += !!r.shared_model[p];
+		for (t = 0; t < 2; t++) {
+			EXPECT_TRUE(race_page_ok(r.own[t], p, r.own_model[t][p]))
+				TH_LOG("thread %d's page %zu", t, p);
+			copies[t] += !!r.own_model[t][p];
+		}
+	}
+	for (t = 0; t < 3; t++) {
+		view_info(_metadata, self->region, t < 2 ? r.own[t] : r.shared, &vi);
+		EXPECT_EQ(copies[t], vi.private_pages) TH_LOG("view %d", t);
+	}
+	/* A fork shares every copy; both sides still show every model. */
+	pid = env_fork(_metadata, &self->env);
+	if (!pid) {
+		bool ok = true;
+
+		for (p = 0; p < r.pages; p++)
+			ok = ok && race_page_ok(r.shared, p, r.shared_model[p]) &&
+			     race_page_ok(r.own[0], p, r.own_model[0][p]) &&
+			     race_page_ok(r.own[1], p, r.own_model[1][p]);
+		_exit(ok ? 0 : 1);
+	}
+	EXPECT_EQ(0, env_wait(_metadata, &self->env, pid));
+	for (p = 0; p < r.pages; p++)
+		ASSERT_TRUE(race_page_ok(r.shared, p, r.shared_model[p]) &&
+			    race_page_ok(r.own[0], p, r.own_model[0][p]) &&
+			    race_page_ok(r.own[1], p, r.own_model[1][p])) TH_LOG("after fork, page %zu", p);
+	for (t = 0; t < 2; t++) {
+		EXPECT_EQ(0, munmap(r.own[t], self->len));
+		free(r.own_model[t]);
+	}
+	free(r.shared_model);
 }
 
 CS_ENV_FIXTURE(huge_policy);
