@@ -234,9 +234,10 @@ TEST_F(bad, struct_sizes)
 		valid_arg(self, d, self->arg);
 		EXPECT_EQ(0, try_ioctl(fd, d->cmd, self->arg)) TH_LOG("%s ver0", d->name);
 		/* A reply to a first-version caller stops at its size. */
-		if (d->writes_back && d->cur > d->size)
+		if (d->writes_back && d->cur > d->size) {
 			EXPECT_TRUE(all_bytes(self->arg + d->size, d->cur - d->size, 0))
 				TH_LOG("%s wrote past the caller's struct", d->name);
+		}
 		/* A reset succeeding drops the copy: restore it, and the baseline. */
 		self->view[0] = 1;
 		global_info(_metadata, &self->before);

@@ -423,10 +423,11 @@ TEST_F(cow, threads_race_first_write)
 			ASSERT_EQ(0, pthread_join(th[j], NULL));
 		pthread_barrier_destroy(&r.barrier);
 
-		for (j = 0; j < RACE_THREADS; j++)
+		for (j = 0; j < RACE_THREADS; j++) {
 			EXPECT_EQ((char)(j + 1), VP(w, i)[j * 64]) {
 				TH_LOG("round %u: thread %u's write lost", round, j);
 			}
+		}
 		view_info(_metadata, self->region, w, &vi);
 		EXPECT_EQ(n + 1, vi.cow_faults) {
 			TH_LOG("round %u: %llu copies", round,
@@ -1042,8 +1043,9 @@ TEST_F(vma, dontneed_keeps_copies)
 		pfn[i] = pagemap_pfn(_metadata, VP(self->v, i));
 	}
 	ASSERT_EQ(0, madvise(VP(self->v, 2), 4 * psize(), MADV_DONTNEED));
-	for (i = 2; i < 6; i++)
+	for (i = 2; i < 6; i++) {
 		EXPECT_EQ(0, pagemap_pfn(_metadata, VP(self->v, i))) TH_LOG("page %zu still mapped", i);
+	}
 	for (i = 0; i < self->pages; i++) {
 		EXPECT_TRUE(all_bytes(VP(self->v, i), psize(), 'A' + (int)(self->off + i))) {
 			TH_LOG("page %zu: '%c' after MADV_DONTNEED", i, VP(self->v, i)[0]);

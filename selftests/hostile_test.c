@@ -67,8 +67,9 @@ TEST_F(hostile, snapshot_chain_is_flat)
 	region_info(_metadata, fd, &ri);
 	EXPECT_EQ(written, ri.base_pages) TH_LOG("the last layer holds every page written");
 	v = map_view(_metadata, fd, CHAIN_PAGES * psize(), PROT_READ, 0);
-	for (p = 0; p < CHAIN_PAGES; p++)
+	for (p = 0; p < CHAIN_PAGES; p++) {
 		EXPECT_TRUE(all_bytes(v + p * psize(), psize(), want[p])) TH_LOG("page %zu", p);
+	}
 	EXPECT_EQ(0, munmap(v, CHAIN_PAGES * psize()));
 	EXPECT_EQ(0, close(fd));
 }
@@ -501,8 +502,9 @@ TEST_F_TIMEOUT(hostile, released_copy_leaves_no_pte, 300)
 	}
 	status = env_wait(_metadata, &self->env, pid);
 	EXPECT_EQ(0, status);
-	for (page = 0; page < STALE_PAGES; page++)
+	for (page = 0; page < STALE_PAGES; page++) {
 		EXPECT_EQ('P', stale.view[page * psize()]) TH_LOG("page %ld", page);
+	}
 	EXPECT_EQ(0, munmap((void *)stale.view, len));
 	EXPECT_EQ(0, close(fd));
 	free(parent_pfn);
@@ -642,8 +644,9 @@ TEST_F_TIMEOUT(hostile, write_fault_while_another_vma_moves, 120)
 			(void)*(volatile char *)(v + j * psize());	/* read-only first */
 			v[j * psize()] = (char)(1 + rounds % 200);	/* ->page_mkwrite */
 		}
-		for (j = 32; j < MOVE_PAGES; j++)
+		for (j = 32; j < MOVE_PAGES; j++) {
 			ASSERT_EQ((char)(1 + rounds % 200), v[j * psize()]) TH_LOG("page %zu", j);
+		}
 		ASSERT_EQ(MOVE_PAGES - 32, cowshare_reset(fd, v + 32 * psize(), len - 32 * psize()));
 		rounds++;
 	}
@@ -676,8 +679,9 @@ TEST_F_TIMEOUT(hostile, view_of_many_vmas, 300)
 	char *v, *spare, *moved;
 
 	v = map_view(_metadata, fd, len, PROT_READ | PROT_WRITE, 0);
-	for (i = 1; i < 2 * many; i += 2)
+	for (i = 1; i < 2 * many; i += 2) {
 		ASSERT_EQ(0, mprotect(v + i * psize(), psize(), PROT_READ)) TH_LOG("page %zu", i);
+	}
 	v[2 * many * psize()] = 'x';
 	spare = mmap(NULL, psize(), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, spare);

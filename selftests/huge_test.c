@@ -7,9 +7,10 @@
  * splits that PMD in the writer's view only and copies one page (counted
  * in pmd_splits); fork, MADV_DONTNEED, MADV_COLD/PAGEOUT, partial
  * munmap/mprotect, mremap, ptrace writes, reset and snapshots keep what
- * every view shows. PMD size is the kernel's (2 MiB on 4 KiB pages,
- * 32 MiB on 16 KiB). Skipped, saying why, on a
- * kernel without transparent huge pages (PREEMPT_RT).
+ * every view shows, and so do two threads racing on them. PMD size is the
+ * kernel's (2 MiB on 4 KiB pages, 32 MiB on 16 KiB). Skipped, saying why,
+ * on a kernel without transparent huge pages (PREEMPT_RT), but for the
+ * race on 4 KiB views (race.base_page_views), which runs everywhere.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -211,8 +212,9 @@ TEST_F(huge, base_is_pmd_size_folios)
 	pfn0 = touch_pfn(_metadata, self->v);
 	ASSERT_NE(0, pfn0);
 	EXPECT_EQ(0, pfn0 % PMD_PAGES);
-	for (p = 1; p < PMD_PAGES; p += 37)
+	for (p = 1; p < PMD_PAGES; p += 37) {
 		EXPECT_EQ(pfn0 + p, touch_pfn(_metadata, VP(self->v, p))) TH_LOG("page %zu", p);
+	}
 	kpf = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
 	ASSERT_LE(0, kpf);
 	ASSERT_EQ(sizeof(flags), pread(kpf, flags, sizeof(flags), (off_t)(pfn0 * sizeof(flags[0]))));
@@ -435,17 +437,20 @@ TEST_F(huge, partial_munmap_and_mprotect)
 
 	EXPECT_TRUE(all_base_but(self->v, self->len / psize(), (size_t)-1));
 	ASSERT_EQ(0, munmap(VP(self->v, half), pmd_size() / 2));
-	for (p = 0; p < half; p++)
+	for (p = 0; p < half; p++) {
 		ASSERT_TRUE(page_is_base(self->v, p)) TH_LOG("page %zu", p);
+	}
 	ASSERT_EQ(0, mprotect(VP(self->v, PMD_PAGES), pmd_size() / 4, PROT_READ));
-	for (p = PMD_PAGES; p < 2 * PMD_PAGES; p++)
+	for (p = PMD_PAGES; p < 2 * PMD_PAGES; p++) {
 		ASSERT_TRUE(page_is_base(self->v, p)) TH_LOG("page %zu", p);
+	}
 	self->v[(PMD_PAGES + half) * psize()] = 'M';
 	EXPECT_EQ('M', self->v[(PMD_PAGES + half) * psize()]);
 	EXPECT_EQ(SIGSEGV, probe_access(VP(self->v, PMD_PAGES + 1), true));
 	for (p = PMD_PAGES; p < 2 * PMD_PAGES; p++)
-		if (p != PMD_PAGES + half)
+		if (p != PMD_PAGES + half) {
 			ASSERT_TRUE(page_is_base(self->v, p)) TH_LOG("page %zu", p);
+		}
 	/* The teardown unmaps what is left. */
 	munmap(self->v, half * psize());
 	munmap(VP(self->v, PMD_PAGES), pmd_size());
@@ -535,6 +540,60 @@ TEST_F(huge, ptrace_write_splits_one_pmd)
 	EXPECT_EQ(0, munmap(r, self->len));
 }
 
+/*
+ * GUP through a PMD: vmsplice() takes a reference of the PMD-mapped base
+ * page (GUP-fast on a PMD leaf), which a later write of the view does not
+ * change; process_vm_readv() reads through the PMD, process_vm_writev()
+ * writes by splitting it (FOLL_WRITE: the write fault of wp_huge_pmd()).
+ */
+TEST_F(huge, gup_through_a_pmd)
+{
+	size_t p = 3, q = PMD_PAGES + 4, i;
+	struct iovec local, remote;
+	struct cowshare_view_info vi;
+	char *page = malloc(psize());
+	char msg[8] = "viaPVW!";
+	int pfd[2];
+
+	ASSERT_NE(NULL, page);
+	EXPECT_TRUE(all_base_but(self->v, self->len / psize(), (size_t)-1));
+	ASSERT_EQ((long)(self->len / 1024), file_pmd_kb(self->v));
+
+	ASSERT_EQ(0, pipe(pfd));
+	local = (struct iovec){ .iov_base = VP(self->v, p), .iov_len = psize() };
+	ASSERT_EQ((ssize_t)psize(), vmsplice(pfd[1], &local, 1, 0));
+	self->v[p * psize()] = 'W';
+	ASSERT_EQ((ssize_t)psize(), read(pfd[0], page, psize()));
+	EXPECT_EQ(page_tag(p), *(uint64_t *)page);
+	EXPECT_EQ(p % 251, (unsigned char)page[psize() - 1]);
+	EXPECT_EQ('W', self->v[p * psize()]);
+	EXPECT_EQ((long)(pmd_size() / 1024), file_pmd_kb(self->v));
+	close(pfd[0]);
+	close(pfd[1]);
+
+	local = (struct iovec){ .iov_base = page, .iov_len = psize() };
+	remote = (struct iovec){ .iov_base = VP(self->v, q), .iov_len = psize() };
+	ASSERT_EQ((ssize_t)psize(), process_vm_readv(getpid(), &local, 1, &remote, 1, 0));
+	EXPECT_EQ(page_tag(q), *(uint64_t *)page);
+	EXPECT_EQ((long)(pmd_size() / 1024), file_pmd_kb(self->v));
+
+	local = (struct iovec){ .iov_base = msg, .iov_len = sizeof(msg) };
+	remote = (struct iovec){ .iov_base = VP(self->v, q), .iov_len = sizeof(msg) };
+	ASSERT_EQ((ssize_t)sizeof(msg), process_vm_writev(getpid(), &local, 1, &remote, 1, 0));
+	EXPECT_EQ(0, memcmp(VP(self->v, q), msg, sizeof(msg)));
+	EXPECT_EQ(0, file_pmd_kb(self->v));
+	EXPECT_EQ(q % 251, base_byte(_metadata, self->region, (off_t)(q * psize() + 100)));
+	view_info(_metadata, self->region, self->v, &vi);
+	EXPECT_EQ(2, vi.private_pages);
+	EXPECT_EQ(2, vi.pmd_splits);
+	for (i = 0; i < self->len / psize(); i++) {
+		if (i != p && i != q) {
+			ASSERT_TRUE(page_is_base(self->v, i)) TH_LOG("page %zu", i);
+		}
+	}
+	free(page);
+}
+
 TEST_F(huge, reset_and_snapshot)
 {
 	size_t p = PMD_PAGES - 1;
@@ -560,10 +619,10 @@ TEST_F(huge, reset_and_snapshot)
 }
 
 /*
- * Two threads at once on one huge view (each writes only its own pages,
- * reads and zaps all of them) and on a huge view each of its own, all of
- * one base: copies, PMD maps and splits, MADV_DONTNEED and resets race
- * on the same PMD-size folios. Every page each thread checks must be its
+ * Two threads at once on one view (each writes only its own pages, reads
+ * and zaps all of them) and on a view each of its own, all of one base:
+ * copies, batched maps (PMDs in huge views), PMD splits, MADV_DONTNEED
+ * and resets race on the same base folios. Every page each thread checks must be its
  * model's: the base, or its last write over a copy of the base; then, in
  * both the parent and the child of a fork, every page of every view.
  * COWSHARE_FUZZ_SEED=N replays each thread's operations (not their
@@ -575,6 +634,7 @@ struct race {
 	char *shared;
 	char *own[2];
 	size_t pages;
+	size_t range;			/* pages a PMD maps (a page table's worth) */
 	int region;
 	uint64_t seed;
 	time_t deadline;
@@ -649,7 +709,7 @@ static void race_thread(struct race *r, int t)
 			break;
 		case 7:
 			q = race_rand(&x) % r->pages;
-			n = 1 + race_rand(&x) % (2 * PMD_PAGES);
+			n = 1 + race_rand(&x) % (2 * r->range);
 			if (n > r->pages - q)
 				n = r->pages - q;
 			if (madvise(v + q * psize(), n * psize(), MADV_DONTNEED))
@@ -663,8 +723,8 @@ static void race_thread(struct race *r, int t)
 			break;
 		default:
 			/* Pages across one PMD range: maps it whole where it can. */
-			q = (p / PMD_PAGES) * PMD_PAGES;
-			for (n = 0; n < PMD_PAGES; n += 1 + race_rand(&x) % 64)
+			q = (p / r->range) * r->range;
+			for (n = 0; n < r->range; n += 1 + race_rand(&x) % 64)
 				(void)*(volatile char *)(v + (q + n) * psize());
 			break;
 		}
@@ -678,9 +738,61 @@ static void *race_thread1(void *arg)
 	return NULL;
 }
 
-TEST_F_TIMEOUT(huge, racing_threads_keep_every_page, 120)
+/*
+ * The race on both kinds of view: huge views (PMD maps and splits), and
+ * 4 KiB views of a COWSHARE_NO_HUGE region (fault-around windows, copies
+ * inserted in batches), which every kernel has, PREEMPT_RT included.
+ */
+FIXTURE(race)
 {
-	struct race r = { .shared = self->v, .pages = self->len / psize(),
+	struct cs_env env;
+	int region;
+	size_t len, range;
+	char *v;
+};
+
+FIXTURE_VARIANT(race)
+{
+	bool huge;
+};
+
+FIXTURE_VARIANT_ADD(race, huge_views)
+{
+	.huge = true,
+};
+
+FIXTURE_VARIANT_ADD(race, base_page_views)
+{
+	.huge = false,
+};
+
+FIXTURE_SETUP(race)
+{
+	env_setup(_metadata, &self->env);
+	if (variant->huge)
+		SKIP_IF_NO_THP();
+	/* Two PMD ranges; two page tables' worth of 4 KiB pages without THP. */
+	self->range = pmd_size() ? PMD_PAGES : (size_t)512;
+	self->len = NR_PMDS * self->range * psize();
+	self->region = huge_region(_metadata, self->len, variant->huge ? 0 : COWSHARE_NO_HUGE,
+				   true);
+	if (variant->huge)
+		SKIP_IF_FRAGMENTED(self->region);
+	self->v = map_view(_metadata, self->region, self->len, PROT_READ | PROT_WRITE, 0);
+}
+
+FIXTURE_TEARDOWN(race)
+{
+	if (self->v)
+		munmap(self->v, self->len);
+	if (self->region > 0)
+		close(self->region);
+	env_teardown(_metadata, &self->env);
+}
+
+TEST_F_TIMEOUT(race, threads_keep_every_page, 120)
+{
+	struct race r = { .shared = self->v, .pages = self->len / psize(), .range = self->range,
 			  .region = self->region, .lock = PTHREAD_MUTEX_INITIALIZER };
 	struct cowshare_view_info vi;
 	size_t p, copies[3] = { 0, 0, 0 };
@@ -698,12 +810,22 @@ TEST_F_TIMEOUT(huge, racing_threads_keep_every_page, 120)
 		r.own_model[t] = calloc(r.pages, sizeof(uint64_t));
 		ASSERT_NE(NULL, r.own_model[t]);
 	}
-	/* All three views start PMD-mapped: the race is on the huge path. */
+	/* Huge views start PMD-mapped: the race is on the huge path. */
 	for (t = 0; t < 3; t++) {
 		char *v = t < 2 ? r.own[t] : r.shared;
+		struct cowshare_view_info vi0;
+		long pmd_kb;
 
 		ASSERT_TRUE(all_base_but(v, r.pages, (size_t)-1));
-		ASSERT_EQ((long)(self->len / 1024), file_pmd_kb(v));
+		view_info(_metadata, self->region, v, &vi0);
+		ASSERT_EQ(variant->huge, !!(vi0.view_flags & COWSHARE_VIEW_HUGE));
+		pmd_kb = file_pmd_kb(v);
+		if (variant->huge) {
+			ASSERT_EQ((long)(self->len / 1024), pmd_kb);
+		} else {
+			/* 0, or -1 where smaps has no such line (no THP) */
+			ASSERT_GE(0, pmd_kb);
+		}
 	}
 	r.deadline = time(NULL) + 6;
 	ASSERT_EQ(0, pthread_create(&thread, NULL, race_thread1, &r));
@@ -740,10 +862,11 @@ TEST_F_TIMEOUT(huge, racing_threads_keep_every_page, 120)
 		_exit(ok ? 0 : 1);
 	}
 	EXPECT_EQ(0, env_wait(_metadata, &self->env, pid));
-	for (p = 0; p < r.pages; p++)
+	for (p = 0; p < r.pages; p++) {
 		ASSERT_TRUE(race_page_ok(r.shared, p, r.shared_model[p]) &&
 			    race_page_ok(r.own[0], p, r.own_model[0][p]) &&
 			    race_page_ok(r.own[1], p, r.own_model[1][p])) TH_LOG("after fork, page %zu", p);
+	}
 	for (t = 0; t < 2; t++) {
 		EXPECT_EQ(0, munmap(r.own[t], self->len));
 		free(r.own_model[t]);

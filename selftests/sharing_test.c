@@ -168,9 +168,10 @@ TEST_F(share, read_every_page_batched)
 	EXPECT_GE(SHARE_PAGES / 16, faults) TH_LOG("more than a fault per 16 pages");
 	EXPECT_LE(1, faults);
 	/* The content is whole, not only at the bytes read. */
-	for (p = 0; p < SHARE_PAGES; p += 97)
+	for (p = 0; p < SHARE_PAGES; p += 97) {
 		EXPECT_TRUE(all_bytes(self->v + p * psize(), psize(), self->want[p]))
 			TH_LOG("page %zu", p);
+	}
 }
 
 /* The same for a forked child reading the parent's written view. */
