@@ -40,6 +40,15 @@
 #define PM_PFN_MASK		((1ULL << 55) - 1)
 
 /* The guest's page size: never 4096 by assumption (16 KiB on arm64-16k). */
+/* xorshift64*: small, fast, and the same on every libc (seeded runs replay). */
+static inline uint64_t cs_xorshift(uint64_t *x)
+{
+	*x ^= *x >> 12;
+	*x ^= *x << 25;
+	*x ^= *x >> 27;
+	return *x * 2685821657736338717ULL;
+}
+
 static inline size_t psize(void)
 {
 	static size_t size;

@@ -104,11 +104,7 @@ static int fz_trace;		/* COWSHARE_FUZZ_TRACE=1: print every operation */
 
 static uint64_t fz_next(struct fz *f)
 {
-	/* xorshift64*: small, fast, and the same on every libc */
-	f->rng ^= f->rng >> 12;
-	f->rng ^= f->rng << 25;
-	f->rng ^= f->rng >> 27;
-	return f->rng * 2685821657736338717ULL;
+	return cs_xorshift(&f->rng);
 }
 
 static unsigned int fz_rand(struct fz *f, unsigned int n)

@@ -185,13 +185,20 @@ FIXTURE_SETUP(huge)
 	self->v = map_view(_metadata, self->region, self->len, PROT_READ | PROT_WRITE, 0);
 }
 
+/* What FIXTURE_SETUP(huge) and (race) made: the view, the region, the env check. */
+static void view_teardown(struct __test_metadata *_metadata, struct cs_env *env, int region,
+			  char *v, size_t len)
+{
+	if (v)
+		munmap(v, len);
+	if (region > 0)
+		close(region);
+	env_teardown(_metadata, env);
+}
+
 FIXTURE_TEARDOWN(huge)
 {
-	if (self->v)
-		munmap(self->v, self->len);
-	if (self->region > 0)
-		close(self->region);
-	env_teardown(_metadata, &self->env);
+	view_teardown(_metadata, &self->env, self->region, self->v, self->len);
 }
 
 TEST_F(huge, base_is_pmd_size_folios)
@@ -645,14 +652,6 @@ struct race {
 	char first[160];
 };
 
-static uint64_t race_rand(uint64_t *x)
-{
-	*x ^= *x >> 12;
-	*x ^= *x << 25;
-	*x ^= *x >> 27;
-	return *x * 2685821657736338717ULL;
-}
-
 /* What page @p of a view shows, against @want (0: the base). */
 static bool race_page_ok(const char *v, size_t p, uint64_t want)
 {
@@ -683,16 +682,16 @@ static void race_thread(struct race *r, int t)
 		/* A slow guest (TCG, 16 KiB pages) runs fewer operations. */
 		if (!(i % 64) && time(NULL) > r->deadline)
 			break;
-		bool own = race_rand(&x) & 1;
+		bool own = cs_xorshift(&x) & 1;
 		char *v = own ? r->own[t] : r->shared;
 		uint64_t *model = own ? r->own_model[t] : r->shared_model;
-		size_t p = race_rand(&x) % r->pages, n, q;
+		size_t p = cs_xorshift(&x) % r->pages, n, q;
 		uint64_t val;
 		long ret;
 
 		if (!own)
 			p = (p & ~(size_t)1) | (size_t)t;
-		switch (race_rand(&x) % 10) {
+		switch (cs_xorshift(&x) % 10) {
 		case 0: case 1:
 			val = 0xface000000000000ULL | ((uint64_t)t << 40) | (i << 12) | own;
 			*(volatile uint64_t *)(v + p * psize()) = val;
@@ -705,11 +704,11 @@ static void race_thread(struct race *r, int t)
 			break;
 		case 6:
 			/* Any page, the other thread's too: a fault, a PMD map. */
-			(void)*(volatile char *)(r->shared + (race_rand(&x) % r->pages) * psize());
+			(void)*(volatile char *)(r->shared + (cs_xorshift(&x) % r->pages) * psize());
 			break;
 		case 7:
-			q = race_rand(&x) % r->pages;
-			n = 1 + race_rand(&x) % (2 * r->range);
+			q = cs_xorshift(&x) % r->pages;
+			n = 1 + cs_xorshift(&x) % (2 * r->range);
 			if (n > r->pages - q)
 				n = r->pages - q;
 			if (madvise(v + q * psize(), n * psize(), MADV_DONTNEED))
@@ -724,7 +723,7 @@ static void race_thread(struct race *r, int t)
 		default:
 			/* Pages across one PMD range: maps it whole where it can. */
 			q = (p / r->range) * r->range;
-			for (n = 0; n < r->range; n += 1 + race_rand(&x) % 64)
+			for (n = 0; n < r->range; n += 1 + cs_xorshift(&x) % 64)
 				(void)*(volatile char *)(v + (q + n) * psize());
 			break;
 		}
@@ -783,11 +782,7 @@ FIXTURE_SETUP(race)
 
 FIXTURE_TEARDOWN(race)
 {
-	if (self->v)
-		munmap(self->v, self->len);
-	if (self->region > 0)
-		close(self->region);
-	env_teardown(_metadata, &self->env);
+	view_teardown(_metadata, &self->env, self->region, self->v, self->len);
 }
 
 TEST_F_TIMEOUT(race, threads_keep_every_page, 120)
